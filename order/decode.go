@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"unicode"
 )
 
 // DecodeError says which field of a detail payload could not be decoded.
@@ -32,7 +34,7 @@ func Decode(data []byte) (*Detail, error) {
 	if err := json.Unmarshal(data, &d); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return nil, &DecodeError{Path: te.Field, Err: fmt.Errorf("cannot use %s as %s", te.Value, te.Type)}
+			return nil, &DecodeError{Path: jsonPath(te.Field), Err: fmt.Errorf("cannot use %s as %s", te.Value, te.Type)}
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -41,6 +43,19 @@ func Decode(data []byte) (*Detail, error) {
 		return nil, &DecodeError{Err: err}
 	}
 	return &d, nil
+}
+
+// jsonPath drops the Go names of embedded structs (GoodsFields) that encoding/json puts in
+// a field path: the API's names are all lower case.
+func jsonPath(p string) string {
+	segs := strings.Split(p, ".")
+	out := segs[:0]
+	for _, s := range segs {
+		if s != "" && !unicode.IsUpper(rune(s[0])) {
+			out = append(out, s)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 // Hash is the content hash of a detail payload: equal payloads, byte for byte up to

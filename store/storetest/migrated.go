@@ -1,0 +1,52 @@
+package storetest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"sync"
+	"testing"
+
+	"ordersync/migrations"
+	"ordersync/store"
+)
+
+// Migrated creates a database for t with ordersync's schema and returns its URL. The schema
+// is migrated once into a template named after the migrations' contents, then copied.
+func Migrated(t testing.TB) string {
+	t.Helper()
+	return NewDatabaseFrom(t, "schema_"+migrationsKey(), func(ctx context.Context, url string) error {
+		s, err := store.New(ctx, url, nil)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		return s.Migrate(ctx)
+	})
+}
+
+// Store opens a store on a fresh migrated database, closed when t ends.
+func Store(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.New(context.Background(), Migrated(t), nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+var migrationsKey = sync.OnceValue(func() string {
+	h := sha256.New()
+	_ = fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(migrations.FS, path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16]
+})

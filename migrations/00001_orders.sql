@@ -487,6 +487,19 @@ CREATE TABLE order_payloads (
     PRIMARY KEY (order_id)
 );
 
+-- lz4 compresses the payloads several times faster than the default pglz, which made the
+-- payloads the slowest part of a batch write. Servers built without lz4 keep pglz.
+-- +goose StatementBegin
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals)) THEN
+        ALTER TABLE order_payloads ALTER COLUMN detail SET COMPRESSION lz4,
+                                   ALTER COLUMN list_item SET COMPRESSION lz4;
+    END IF;
+END
+$$;
+-- +goose StatementEnd
+
 -- What reports filter and join on.
 CREATE INDEX orders_order_create_time_idx ON orders (order_create_time);
 CREATE INDEX orders_order_pay_time_idx ON orders (order_pay_time);

@@ -475,6 +475,11 @@ func (s *QuickHandInfo) UnmarshalJSON(b []byte) error {
 	return decodeObject(b, (*plain)(s))
 }
 
+func (s *Goods) UnmarshalJSON(b []byte) error {
+	type plain Goods
+	return decodeObject(b, (*plain)(s))
+}
+
 // The list elements and RefundRecord.GoodsInfo need the same tolerance: a refund record's
 // goods may be [] when the refund is for the whole order.
 func (s *PackageGoods) UnmarshalJSON(b []byte) error {

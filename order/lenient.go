@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -201,14 +202,23 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		*t = Time{}
 		return err
 	}
-	if len(b) > 0 && b[0] != '"' {
-		// A bare number is Unix seconds; no sample shows one, but a timestamp is unambiguous.
-		sec, perr := strconv.ParseInt(s, 10, 64)
-		if perr != nil || sec <= 0 {
+	if sec, perr := strconv.ParseInt(s, 10, 64); perr == nil {
+		// Unix seconds, bare or quoted: no sample shows one, but a timestamp is unambiguous,
+		// and 0 is one more spelling of "no time".
+		switch {
+		case sec == 0:
+			*t = Time{}
+		case sec >= 1e9 && sec < 1e10: // seconds, 2001 to 2286
+			*t = Time{time.Unix(sec, 0).In(Shanghai)}
+		case sec >= 1e12 && sec < 1e13: // milliseconds
+			*t = Time{time.UnixMilli(sec).In(Shanghai)}
+		default:
 			return typeError(b, reflect.TypeFor[time.Time]())
 		}
-		*t = Time{time.Unix(sec, 0).In(Shanghai)}
 		return nil
+	}
+	if len(b) > 0 && b[0] != '"' {
+		return typeError(b, reflect.TypeFor[time.Time]())
 	}
 	if v, perr := time.Parse(time.RFC3339, s); perr == nil {
 		*t = Time{v.In(Shanghai)}
@@ -260,8 +270,25 @@ type List[T any] []T
 
 func (l *List[T]) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		// A list sent as a string: "" means none, and a string holding a JSON array is that
+		// array (as PHP code that encodes twice sends it).
+		var inner string
+		if err := json.Unmarshal(b, &inner); err != nil {
+			return typeError(b, reflect.TypeFor[[]T]())
+		}
+		inner = strings.TrimSpace(inner)
+		if strings.HasPrefix(inner, "[") {
+			return l.UnmarshalJSON([]byte(inner))
+		}
+		if inner == "" || inner == "--" {
+			*l = nil
+			return nil
+		}
+		return typeError(b, reflect.TypeFor[[]T]())
+	}
 	if len(b) == 0 || b[0] != '[' {
-		if len(b) == 0 || isNull(b) || b[0] == '"' || isEmptyContainer(b) {
+		if len(b) == 0 || isNull(b) || isEmptyContainer(b) {
 			*l = nil
 			return nil
 		}

@@ -59,6 +59,8 @@ func TestLenientScalars(t *testing.T) {
 		{"time empty", new(Time), `""`, nil},
 		{"time --", new(Time), `"--"`, nil},
 		{"time as unix seconds", new(Time), `1668364331`, sh("2022-11-14 02:32:11")},
+		{"time as quoted unix seconds", new(Time), `"1668364331"`, sh("2022-11-14 02:32:11")},
+		{"time as 0", new(Time), `0`, nil},
 		{"time RFC 3339", new(Time), `"2022-11-13T18:32:11Z"`, sh("2022-11-14 02:32:11")},
 		{"date", new(Date), `"2014-03-09"`, time.Date(2014, 3, 9, 0, 0, 0, 0, time.UTC)},
 		{"date zero", new(Date), `"0000-00-00"`, nil},
@@ -95,7 +97,9 @@ func TestLenientRefuses(t *testing.T) {
 		{"fen from an object", new(Fen), `{"a":1}`},
 		{"bool from a word", new(Bool), `"yes"`},
 		{"time from words", new(Time), `"yesterday"`},
+		{"time from a bare date number", new(Time), `"20221114"`},
 		{"list from a number", new(List[Discount]), `7`},
+		{"list from a word", new(List[Discount]), `"none"`},
 		{"section from a number", new(BuyerInfo), `7`},
 	}
 	for _, tt := range tests {
@@ -128,6 +132,20 @@ func TestSectionsAndListsMeaningNothing(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: rows per table (-want +got):\n%s", empty, diff)
 		}
+	}
+}
+
+func TestListInAString(t *testing.T) {
+	in := `{"goods_info":{"goods_list":[{"paid_coupon_info":"[{\"coupon_code\":\"C1\"}]"}, []]}}`
+	d, err := Decode([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.GoodsInfo.GoodsList[0].PaidCouponInfo; len(got) != 1 || got[0].CouponCode != "C1" {
+		t.Errorf("paid_coupon_info from a string = %+v", got)
+	}
+	if len(d.GoodsInfo.GoodsList) != 2 {
+		t.Errorf("a goods line sent as [] must decode as an empty line")
 	}
 }
 

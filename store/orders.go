@@ -46,6 +46,11 @@ func Prepare(p Payload) (Order, error) {
 	if err != nil {
 		return Order{}, fmt.Errorf("order %s: %w", p.OrderID, err)
 	}
+	return PrepareDecoded(p, d)
+}
+
+// PrepareDecoded is Prepare for a payload whose detail the caller has decoded already.
+func PrepareDecoded(p Payload, d *order.Detail) (Order, error) {
 	switch got := string(d.OrderInfo.OrderID); got {
 	case "":
 		// A detail without its own id is still this order's detail.

@@ -403,3 +403,5 @@ func TestMigrateDownAndUp(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func timeStep(i int) time.Duration { return time.Duration(i) * time.Minute }

@@ -31,7 +31,8 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // in this package). Unknown fields are ignored; the caller keeps the raw payload for them.
 func Decode(data []byte) (*Detail, error) {
 	var d Detail
-	if err := json.Unmarshal(data, &d); err != nil {
+	type plain Detail // the top level needs no leniency of its own: skip one decoding pass
+	if err := json.Unmarshal(data, (*plain)(&d)); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return nil, &DecodeError{Path: jsonPath(te.Field), Err: fmt.Errorf("cannot use %s as %s", te.Value, te.Type)}

@@ -37,8 +37,8 @@ func (s *Str) UnmarshalJSON(b []byte) error {
 	case len(b) == 0 || isNull(b):
 		*s = ""
 	case b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
+		v, err := unquote(b)
+		if err != nil {
 			return typeError(b, reflect.TypeFor[string]())
 		}
 		if v == "--" {
@@ -351,10 +351,11 @@ func scalarText(b []byte, t reflect.Type) (s string, empty bool, err error) {
 	}
 	switch b[0] {
 	case '"':
-		if err := json.Unmarshal(b, &s); err != nil {
+		u, err := unquote(b)
+		if err != nil {
 			return "", false, typeError(b, t)
 		}
-		s = string(bytes.TrimSpace([]byte(s)))
+		s = strings.TrimSpace(u)
 		return s, s == "" || s == "--", nil
 	case '[', '{':
 		if isEmptyContainer(b) {
@@ -363,6 +364,17 @@ func scalarText(b []byte, t reflect.Type) (s string, empty bool, err error) {
 		return "", false, typeError(b, t)
 	}
 	return string(b), false, nil
+}
+
+// unquote returns the string a JSON string literal holds; most hold no escapes and need
+// no decoding.
+func unquote(b []byte) (string, error) {
+	if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
+		return string(b[1 : len(b)-1]), nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
 }
 
 func isZeroTime(s string) bool {

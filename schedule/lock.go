@@ -10,3 +10,19 @@ type Locker interface {
 	// done and more than once.
 	TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error)
 }
+
+// RunOnce runs fn while holding the lock name, for one-shot commands. When another process
+// holds the lock, fn is not called and RunOnce returns false and a nil error; otherwise it
+// returns true and fn's error. The lock is released when fn returns or panics. A nil locker
+// runs fn without a lock.
+func RunOnce(ctx context.Context, locker Locker, name string, fn func(ctx context.Context) error) (ran bool, err error) {
+	if locker == nil {
+		return true, fn(ctx)
+	}
+	unlock, ok, err := locker.TryLock(ctx, name)
+	if err != nil || !ok {
+		return false, err
+	}
+	defer unlock()
+	return true, fn(ctx)
+}

@@ -49,7 +49,9 @@ type Options struct {
 	// scheduled time, but never more than half the time to the next tick. Replicas reach
 	// a tick at slightly different moments (clock skew, timer and scheduling delays); when
 	// a run is shorter than that spread, a late replica would find the lock free and run
-	// the tick again. Default: 5s. Negative: release as soon as the run ends.
+	// the tick again. So replicas that try a tick within LockHold of it run it once
+	// between them; one that is later still runs it again. Meanwhile a one-shot RunOnce
+	// finds the lock taken. Default: 5s. Negative: release as soon as the run ends.
 	LockHold time.Duration
 }
 

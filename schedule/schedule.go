@@ -157,8 +157,10 @@ func (s *Scheduler) Add(job Job) error {
 }
 
 // tickSchedule tells each run which tick it is for, since cron.Job.Run has no arguments.
-// cron calls Next in its own goroutine once when it starts, and then once right after
-// starting each run, so the time returned by the previous call is the new run's tick.
+// cron calls Next in its own goroutine once when it takes up the entry (at Start, or at
+// Add while running), and then once right after starting each run, so the time returned
+// by the previous call is the tick of the run just started. Hence a Scheduler runs once:
+// a second cron.Start would call Next without starting a run.
 type tickSchedule struct {
 	cron.Schedule
 	ticks chan<- time.Time

@@ -320,3 +320,30 @@ func TestReports(t *testing.T) {
 		})
 	})
 }
+
+func TestDailySales(t *testing.T) {
+	t.Parallel()
+	s := reportStore(t)
+	// 2026-03-01 16:30 UTC is 03-02 00:30 in Shanghai: the range starts on 03-02, and
+	// o_late (paid 03-01 23:30 Shanghai, 15:30 UTC) is not in it.
+	from := time.Date(2026, 3, 1, 16, 30, 0, 0, time.UTC)
+	to := time.Date(2026, 3, 5, 0, 0, 0, 0, order.Shanghai)
+	got, err := s.DailySales(context.Background(), from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The figures of the "daily sales" subtest of TestReports, 03-04 having no row.
+	want := []store.DailySales{
+		{Day: "2026-03-02", OrdersPlaced: 3, OrdersPaid: 2, Gross: 17000, Shipment: 1000, Discounts: 800, Collected: 17200, Net: 17200},
+		{Day: "2026-03-03", OrdersPlaced: 1, Refunds: 1, Refunded: 10000, Net: -10000},
+		{Day: "2026-03-05", Refunds: 2, Refunded: 1500, Net: -1500},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("DailySales (-want +got):\n%s", diff)
+	}
+	// A single day, given as its last instant in UTC terms.
+	got, err = s.DailySales(context.Background(), time.Date(2026, 3, 1, 15, 59, 59, 0, time.UTC), time.Date(2026, 3, 1, 15, 59, 59, 0, time.UTC))
+	if err != nil || len(got) != 1 || got[0].Day != "2026-03-01" || got[0].Collected != 9000 {
+		t.Errorf("DailySales of 03-01 = %+v, %v; want o_late's day alone", got, err)
+	}
+}

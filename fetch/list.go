@@ -1,0 +1,259 @@
+package fetch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"ordersync/order"
+)
+
+// MaxPageSize is the largest page the list API serves.
+const MaxPageSize = 100
+
+// ListRequest asks for one page of the order list 2.0.
+type ListRequest struct {
+	// Window filters and sorts (ascending) the orders. It may be zero only with OrderID,
+	// and then the API applies its default: orders created in the last month.
+	Window   Window
+	Page     int    // from 1; 0 means 1
+	PageSize int    // at most MaxPageSize; 0 means MaxPageSize
+	OrderID  string // only this order
+}
+
+// ListItem is one order of the list. The list's items are not shaped like details (see
+// api-notes §2.3); Raw keeps the item as received.
+type ListItem struct {
+	OrderID     string
+	UpdateTime  time.Time // order_info.update_time: moves on every change
+	CreatedTime time.Time // order_info.created_time
+	Raw         json.RawMessage
+}
+
+// ListPage is one page of the list, and the API's count of the orders that match.
+type ListPage struct {
+	Items []ListItem
+	Total int
+}
+
+// listParams is the body of a list call, without access_token.
+type listParams struct {
+	Page     int    `json:"page"`
+	PageSize int    `json:"page_size"`
+	OrderID  string `json:"order_id,omitempty"`
+	OrderBy  string `json:"order_by,omitempty"`
+	OrderAsc string `json:"order_asc,omitempty"`
+
+	UpdateTimeStart  string `json:"update_time_start,omitempty"`
+	UpdateTimeEnd    string `json:"update_time_end,omitempty"`
+	CreatedTimeStart string `json:"created_time_start,omitempty"`
+	CreatedTimeEnd   string `json:"created_time_end,omitempty"`
+}
+
+// ListOrders returns one page of the orders in req.Window, ascending by the window's field.
+func (c *Client) ListOrders(ctx context.Context, req ListRequest) (page *ListPage, err error) {
+	defer func() {
+		if err != nil {
+			what := req.Window.String()
+			if req.OrderID != "" {
+				what = "order " + req.OrderID
+			}
+			err = fmt.Errorf("list orders %s page %d: %w", what, max(req.Page, 1), err)
+		}
+	}()
+	p := listParams{Page: max(req.Page, 1), PageSize: req.PageSize, OrderID: req.OrderID}
+	if p.PageSize == 0 {
+		p.PageSize = MaxPageSize
+	}
+	if req.Page < 0 || p.PageSize < 0 || p.PageSize > MaxPageSize {
+		return nil, fmt.Errorf("page %d, page size %d: pages start at 1 and hold at most %d", req.Page, req.PageSize, MaxPageSize)
+	}
+	if req.Window != (Window{}) || req.OrderID == "" {
+		if err := req.Window.Validate(); err != nil {
+			return nil, err
+		}
+		start, end := formatTime(req.Window.Start), formatTime(req.Window.End)
+		if req.Window.Field == CreatedTime {
+			p.CreatedTimeStart, p.CreatedTimeEnd = start, end
+		} else {
+			p.UpdateTimeStart, p.UpdateTimeEnd = start, end
+		}
+		p.OrderBy, p.OrderAsc = req.Window.Field.orderBy(), "asc"
+	}
+	params, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	data, err := c.call(ctx, c.list, params)
+	if err != nil {
+		return nil, err
+	}
+	return parseListPage(data)
+}
+
+func parseListPage(data json.RawMessage) (*ListPage, error) {
+	var d struct {
+		List  json.RawMessage `json:"list"`
+		Total json.RawMessage `json:"total"`
+	}
+	if err := json.Unmarshal(data, &d); err != nil {
+		return nil, fmt.Errorf("reply data is not a list page: %w", err)
+	}
+	total, ok := parseCode(d.Total)
+	if !ok || total < 0 {
+		return nil, fmt.Errorf("reply data has no total (%.40s)", d.Total)
+	}
+	var raws []json.RawMessage
+	if l := bytes.TrimSpace(d.List); len(l) > 0 && l[0] == '[' {
+		if err := json.Unmarshal(l, &raws); err != nil {
+			return nil, fmt.Errorf("reply data.list: %w", err)
+		}
+	}
+	// Otherwise an empty list, sent as null, {} or "" by the PHP behind the API.
+	page := &ListPage{Total: total, Items: make([]ListItem, 0, len(raws))}
+	for i, raw := range raws {
+		var head struct {
+			OrderInfo struct {
+				OrderID     order.Str  `json:"order_id"`
+				UpdateTime  order.Time `json:"update_time"`
+				CreatedTime order.Time `json:"created_time"`
+			} `json:"order_info"`
+		}
+		if err := json.Unmarshal(raw, &head); err != nil {
+			return nil, fmt.Errorf("list item %d: %w", i, err)
+		}
+		if head.OrderInfo.OrderID == "" {
+			return nil, fmt.Errorf("list item %d has no order_info.order_id", i)
+		}
+		page.Items = append(page.Items, ListItem{
+			OrderID:     string(head.OrderInfo.OrderID),
+			UpdateTime:  head.OrderInfo.UpdateTime.Time,
+			CreatedTime: head.OrderInfo.CreatedTime.Time,
+			Raw:         raw,
+		})
+	}
+	return page, nil
+}
+
+// maxRestarts bounds how often ListWindow starts over because the total changed.
+const maxRestarts = 3
+
+// ListWindow lists every page of w (page_size 100, ascending by the window's field). It
+// stops exactly at total, restarts from page 1 (at most 3 times) if total changes between
+// pages, dedupes by order_id, and returns *CountMismatchError{Window, Total, Got} when the
+// items received do not match total; the items are returned with it, for the caller to
+// judge. If maxTotal > 0 and the first page's total exceeds it, it returns *TooLargeError
+// without listing further, so the caller can split the window.
+func (c *Client) ListWindow(ctx context.Context, w Window, maxTotal int) ([]ListItem, error) {
+	if err := w.Validate(); err != nil {
+		return nil, err
+	}
+	for restarts := 0; ; restarts++ {
+		items, total, changed, err := c.listPass(ctx, w, maxTotal)
+		if err != nil {
+			return nil, err
+		}
+		if changed && restarts < maxRestarts {
+			c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe list total changed while paging; starting over",
+				slog.String("window", w.String()), slog.Int("total", total), slog.Int("restarts", restarts+1))
+			continue
+		}
+		if len(items) != total {
+			return items, &CountMismatchError{Window: w, Total: total, Got: len(items)}
+		}
+		return items, nil
+	}
+}
+
+// listPass lists the pages of w once. changed reports that the total moved between pages;
+// total is then the new one.
+func (c *Client) listPass(ctx context.Context, w Window, maxTotal int) (items []ListItem, total int, changed bool, err error) {
+	seen := make(map[string]bool)
+	for page, pages := 1, 1; page <= pages; page++ {
+		p, err := c.ListOrders(ctx, ListRequest{Window: w, Page: page, PageSize: MaxPageSize})
+		if err != nil {
+			return nil, 0, false, err
+		}
+		if page == 1 {
+			total = p.Total
+			if maxTotal > 0 && total > maxTotal {
+				return nil, total, false, &TooLargeError{Window: w, Total: total, Max: maxTotal}
+			}
+			pages = (total + MaxPageSize - 1) / MaxPageSize
+			items = make([]ListItem, 0, total)
+		} else if p.Total != total {
+			return items, p.Total, true, nil
+		}
+		for _, it := range p.Items {
+			if !seen[it.OrderID] {
+				seen[it.OrderID] = true
+				items = append(items, it)
+			}
+		}
+		c.log.LogAttrs(ctx, slog.LevelDebug, "xiaoe list page",
+			slog.String("window", w.String()), slog.Int("page", page),
+			slog.Int("items", len(p.Items)), slog.Int("total", total))
+		if len(p.Items) == 0 {
+			break // nothing further: a short count, reported by the caller
+		}
+	}
+	return items, total, false, nil
+}
+
+// ListItem looks one order up through the list API filtered by order_id: one call. It
+// returns an error wrapping ErrNotFound if the order is not listed.
+//
+// With no time filter the API only searches orders created in the last month, so the
+// window is taken from the creation time that the order id embeds (E20250421104858…V2,
+// o_<unix>_…), give or take a day. An id of another form is looked up in the API's
+// default window.
+func (c *Client) ListItem(ctx context.Context, orderID string) (*ListItem, error) {
+	if orderID == "" {
+		return nil, errors.New("list order: no order id")
+	}
+	req := ListRequest{OrderID: orderID}
+	if t, ok := createdTimeOf(orderID); ok {
+		req.Window = Window{Field: CreatedTime, Start: t.Add(-24 * time.Hour), End: t.Add(24 * time.Hour)}
+	}
+	p, err := c.ListOrders(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("look up order %s: %w", orderID, err)
+	}
+	for i := range p.Items {
+		if p.Items[i].OrderID == orderID {
+			return &p.Items[i], nil
+		}
+	}
+	return nil, &APIError{Endpoint: EndpointList, Kind: KindNotFound, Msg: "order " + orderID + " is not listed"}
+}
+
+// createdTimeOf reads the creation time embedded in an order id.
+func createdTimeOf(id string) (time.Time, bool) {
+	var t time.Time
+	switch {
+	case len(id) >= 15 && id[0] == 'E':
+		v, err := time.ParseInLocation("20060102150405", id[1:15], order.Shanghai)
+		if err != nil {
+			return time.Time{}, false
+		}
+		t = v
+	case strings.HasPrefix(id, "o_") && len(id) > 12 && id[12] == '_':
+		sec, err := strconv.ParseInt(id[2:12], 10, 64)
+		if err != nil {
+			return time.Time{}, false
+		}
+		t = time.Unix(sec, 0).In(order.Shanghai)
+	default:
+		return time.Time{}, false
+	}
+	if t.Year() < 2010 || t.Year() > 2100 {
+		return time.Time{}, false
+	}
+	return t, true
+}

@@ -36,7 +36,7 @@ CREATE TABLE sync_windows (
     run_id        bigint REFERENCES sync_runs (run_id) ON DELETE SET NULL,
     finished_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (app_id, kind, window_start, window_end),
-    CHECK (window_start < window_end)
+    CHECK (window_start <= window_end)
 );
 
 -- Orders that could not be fetched or decoded. Every run retries them until they land,

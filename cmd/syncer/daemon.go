@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"ordersync/metrics"
+	"ordersync/order"
+	"ordersync/schedule"
+	"ordersync/store"
+)
+
+// defaultDaemonHTTP is where the daemon serves /healthz and /metrics unless HTTP_ADDR says
+// otherwise ("off" for no listener).
+const defaultDaemonHTTP = ":9090"
+
+func cmdDaemon(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	if e.flags.NArg() > 0 {
+		return usagef("daemon takes no arguments")
+	}
+	if err := schedule.ValidateSpec(e.cfg.Schedule); err != nil {
+		return usagef("SYNC_SCHEDULE: %v", err)
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	m := metrics.New(metrics.Options{MaxAge: healthMaxAge(e.cfg.Schedule)})
+	s, err := e.syncer(st, m, nil)
+	if err != nil {
+		return err
+	}
+	sch, err := schedule.New(schedule.Options{
+		Location: order.Shanghai, Logger: e.log, Locker: schedule.NewPGLocker(st.Pool()),
+	})
+	if err != nil {
+		return err
+	}
+	job := schedule.Job{
+		Name: "ordersync:" + e.cfg.AppID + ":sync",
+		Spec: e.cfg.Schedule,
+		Run: func(ctx context.Context) error {
+			res, err := s.Sync(ctx)
+			m.RunFinished(res, err, queueDepth(ctx, st, e.cfg.AppID), checkpoint(ctx, st, e.cfg.AppID))
+			return err
+		},
+	}
+	if err := sch.Add(job); err != nil {
+		return usagef("SYNC_SCHEDULE: %v", err)
+	}
+
+	addr := e.cfg.HTTPAddr
+	if addr == "" {
+		addr = defaultDaemonHTTP
+	}
+	var srv *http.Server
+	if addr != "off" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen for /healthz and /metrics on %s: %w", addr, err)
+		}
+		srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				e.log.Error("http listener stopped", "error", err)
+			}
+		}()
+		e.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+	}
+	e.log.Info("daemon started", "schedule", e.cfg.Schedule, "app_id", e.cfg.AppID)
+	err = sch.Run(ctx)
+	if srv != nil {
+		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}
+	e.log.Info("daemon stopped")
+	return err
+}
+
+// healthMaxAge allows three missed ticks of spec before the daemon calls itself unhealthy,
+// and never less than 15 minutes.
+func healthMaxAge(spec string) time.Duration {
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return 30 * time.Minute
+	}
+	now := time.Now()
+	next := sched.Next(now)
+	return max(3*sched.Next(next).Sub(next), 15*time.Minute)
+}
+
+func queueDepth(ctx context.Context, st *store.Store, appID string) int {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	fs, err := st.Failures(ctx, appID)
+	if err != nil {
+		return 0
+	}
+	return len(fs)
+}
+
+func checkpoint(ctx context.Context, st *store.Store, appID string) time.Time {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	t, _, _ := st.Checkpoint(ctx, appID, store.WindowUpdateTime)
+	return t
+}
+
+// cmdHealthcheck asks a running daemon's /healthz, for container health checks in images
+// that have no curl: exit 0 when healthy, 1 when not.
+func cmdHealthcheck(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	addr := e.cfg.HTTPAddr
+	if addr == "" || addr == "off" {
+		addr = defaultDaemonHTTP
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usagef("HTTP_ADDR %q: %v", addr, err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	fmt.Fprint(e.stdout, string(body))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("daemon unhealthy: %s", resp.Status)
+	}
+	return nil
+}

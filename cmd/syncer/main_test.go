@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"ordersync/fetch"
+	"ordersync/fetch/fetchtest"
+	"ordersync/order"
+	"ordersync/store"
+	"ordersync/store/storetest"
+)
+
+// shopEnv starts a simulated shop over real HTTP and returns the environment that points
+// a syncer at it and at a fresh migrated database.
+func shopEnv(t *testing.T, opts fetchtest.Options) (*fetchtest.Shop, map[string]string) {
+	t.Helper()
+	shop := fetchtest.New(opts)
+	srv := httptest.NewServer(shop.Handler())
+	t.Cleanup(srv.Close)
+	o := shop.Options()
+	return shop, map[string]string{
+		"DATABASE_URL":  storetest.Migrated(t),
+		"XE_BASE_URL":   srv.URL,
+		"XE_APP_ID":     o.AppID,
+		"XE_CLIENT_ID":  o.ClientID,
+		"XE_SECRET_KEY": o.SecretKey,
+		"XE_RATE":       "500",
+		"LOG_FORMAT":    "text",
+		"LOG_LEVEL":     "warn",
+	}
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// runSyncer runs the command in-process and returns its exit status and output.
+func runSyncer(t *testing.T, ctx context.Context, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, args, getenv(env), &stdout, &stderr)
+	code := exitCode(err, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUsageAndConfigurationErrors(t *testing.T) {
+	t.Parallel()
+	db := storetest.Migrated(t)
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no command", nil, nil, "no command"},
+		{"unknown command", nil, []string{"frobnicate"}, "unknown command"},
+		{"missing credentials", map[string]string{"DATABASE_URL": db}, []string{"sync"}, "XE_APP_ID, XE_CLIENT_ID, XE_SECRET_KEY"},
+		{"backfill without dates", map[string]string{"DATABASE_URL": db}, []string{"backfill"}, "--from DATE and --to DATE"},
+		{"backfill with a bad date", map[string]string{"DATABASE_URL": db}, []string{"backfill", "--from", "2026-13-01", "--to", "2026-12-01"}, "--from"},
+		{"backfill backwards", map[string]string{"DATABASE_URL": db}, []string{"backfill", "--from", "2026-02-01", "--to", "2026-01-01"}, "before"},
+		{"bad rate", map[string]string{"DATABASE_URL": db, "XE_RATE": "fast"}, []string{"sync"}, "XE_RATE"},
+		{"bad schedule", map[string]string{"DATABASE_URL": db, "XE_APP_ID": "a", "XE_CLIENT_ID": "c", "XE_SECRET_KEY": "s"}, []string{"daemon", "--schedule", "every tuesday"}, "SYNC_SCHEDULE"},
+		{"order without ids", map[string]string{"DATABASE_URL": db}, []string{"order"}, "ORDER_ID"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runSyncer(t, context.Background(), tt.env, tt.args...)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and a message with %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestRefusesAStaleSchema(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "XE_APP_ID": "a", "XE_CLIENT_ID": "c", "XE_SECRET_KEY": "s"}
+	for _, cmd := range []string{"sync", "status", "replay"} {
+		code, _, stderr := runSyncer(t, context.Background(), env, cmd)
+		if code != 2 || !strings.Contains(stderr, "syncer migrate") {
+			t.Errorf("%s on an empty database: exit %d, %q; want 2 and 'run syncer migrate'", cmd, code, stderr)
+		}
+	}
+	code, _, stderr := runSyncer(t, context.Background(), env, "migrate")
+	if code != 0 {
+		t.Fatalf("migrate: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := runSyncer(t, context.Background(), env, "status"); code != 0 {
+		t.Errorf("status after migrate: exit %d: %s", code, stderr)
+	}
+}
+
+func TestSyncStatusAndSecrets(t *testing.T) {
+	t.Parallel()
+	now := time.Now().In(order.Shanghai)
+	shop, env := shopEnv(t, fetchtest.Options{Seed: 11, Orders: 120, From: now.AddDate(0, 0, -20), To: now, Rate: -1})
+	ctx := context.Background()
+	code, stdout, stderr := runSyncer(t, ctx, env, "sync")
+	if code != 0 {
+		t.Fatalf("sync: exit %d: %s %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runSyncer(t, ctx, env, "status", "--json")
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	var status map[string][]map[string]any
+	if err := json.Unmarshal([]byte(stdout), &status); err != nil {
+		t.Fatalf("status --json: %v\n%s", err, stdout)
+	}
+	for _, k := range []string{"runs", "windows", "failures"} {
+		if _, ok := status[k]; !ok {
+			t.Errorf("status --json has no %q array", k)
+		}
+	}
+	if len(status["runs"]) != 1 || status["runs"][0]["status"] != "ok" || status["runs"][0]["orders_written"] != float64(120) {
+		t.Errorf("runs: %v", status["runs"])
+	}
+	if len(status["windows"]) != 1 || status["windows"][0]["kind"] != "update_time" {
+		t.Errorf("windows: %v", status["windows"])
+	}
+
+	// A wrong secret: a configuration error (exit 2), and no secret or token in any output.
+	bad := map[string]string{}
+	for k, v := range env {
+		bad[k] = v
+	}
+	bad["XE_SECRET_KEY"] = "wrong-secret-9f8e7d"
+	bad["LOG_LEVEL"] = "debug"
+	code, stdout, stderr = runSyncer(t, ctx, bad, "sync")
+	if code != 2 {
+		t.Errorf("a wrong secret: exit %d, want 2: %s", code, stderr)
+	}
+	out := stdout + stderr
+	for _, secret := range append([]string{"wrong-secret-9f8e7d", env["XE_SECRET_KEY"]}, shop.Tokens()...) {
+		if secret != "" && strings.Contains(out, secret) {
+			t.Errorf("output shows a secret or token %q:\n%s", secret, out)
+		}
+	}
+}
+
+// buildSyncer builds the real binary once per test binary.
+var buildSyncer = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "syncer-test")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "syncer")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func TestBackfillKilledAndResumed(t *testing.T) {
+	t.Parallel()
+	bin, err := buildSyncer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(order.Shanghai).Truncate(time.Second)
+	from := now.AddDate(0, -8, 0)
+	// Slow enough that the kill lands mid-run: about 8 windows of 31 days.
+	shop, env := shopEnv(t, fetchtest.Options{Seed: 12, Orders: 400, From: from, To: now, Rate: -1, Latency: 15 * time.Millisecond})
+	env["SYNC_WORKERS"] = "4"
+	args := []string{"backfill", "--from", from.Format(time.DateOnly), "--to", now.Format(time.DateOnly)}
+	st, err := store.New(context.Background(), env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	environ := os.Environ()
+	for k, v := range env {
+		environ = append(environ, k+"="+v)
+	}
+
+	cmd := exec.Command(bin, args...)
+	cmd.Env = environ
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Kill it once two windows are recorded: mid-run, with a window in progress.
+	var done []store.Window
+	deadline := time.Now().Add(2 * time.Minute)
+	for len(done) < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // polling another process's progress: no signal to wait on
+		done, err = st.Windows(context.Background(), env["XE_APP_ID"], store.WindowCreatedTime, from, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	if len(done) < 2 {
+		t.Fatalf("no progress before the kill:\n%s", out.String())
+	}
+	finished, err := st.Windows(context.Background(), env["XE_APP_ID"], store.WindowCreatedTime, from, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchedBefore := shop.Stats().DetailCalls
+	t.Logf("killed with %d windows finished and %d orders fetched", len(finished), len(fetchedBefore))
+
+	cmd = exec.Command(bin, args...)
+	cmd.Env = environ
+	out.Reset()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("resumed backfill: %v\n%s", err, out.String())
+	}
+
+	// No order of a window finished before the kill was fetched again.
+	after := shop.Stats().DetailCalls
+	all, err := st.Windows(context.Background(), env["XE_APP_ID"], store.WindowCreatedTime, from, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("resumed: %d windows in all, %d orders fetched in all", len(all), len(after))
+	if len(all) <= len(finished) {
+		t.Errorf("the kill did not land mid-run: %d windows before, %d after", len(finished), len(all))
+	}
+	for _, o := range shop.Orders() {
+		for _, w := range finished {
+			if !o.Created.Before(w.WindowStart) && !o.Created.After(w.WindowEnd) && after[o.ID] != fetchedBefore[o.ID] {
+				t.Errorf("order %s of finished window %s..%s fetched again", o.ID, w.WindowStart, w.WindowEnd)
+			}
+		}
+	}
+	assertStoreMatchesShop(t, st, shop)
+}
+
+// assertStoreMatchesShop checks that every order of the shop is stored with the content and
+// update_time the shop serves, and nothing else is.
+func assertStoreMatchesShop(t *testing.T, st *store.Store, shop *fetchtest.Shop) {
+	t.Helper()
+	ctx := context.Background()
+	truth := shop.Orders()
+	rows, err := st.Pool().Query(ctx, "SELECT o.order_id, o.update_time, p.content_hash FROM orders o JOIN order_payloads p USING (order_id)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type row struct {
+		updated time.Time
+		hash    []byte
+	}
+	stored := map[string]row{}
+	for rows.Next() {
+		var (
+			id string
+			r  row
+		)
+		if err := rows.Scan(&id, &r.updated, &r.hash); err != nil {
+			t.Fatal(err)
+		}
+		stored[id] = r
+	}
+	if len(stored) != len(truth) {
+		t.Errorf("%d orders stored, the shop has %d", len(stored), len(truth))
+	}
+	for _, o := range truth {
+		r, ok := stored[o.ID]
+		h := order.Hash(o.Detail)
+		if !ok || !r.updated.Equal(o.Updated) || !bytes.Equal(r.hash, h[:]) {
+			t.Errorf("order %s: stored %v, want update_time %v and the shop's content", o.ID, ok, o.Updated)
+		}
+	}
+}
+
+func TestTwoDaemonsDoEachTickOnce(t *testing.T) {
+	t.Parallel()
+	now := time.Now().In(order.Shanghai)
+	shop, env := shopEnv(t, fetchtest.Options{Seed: 13, Orders: 50, From: now.AddDate(0, 0, -5), To: now, Rate: -1})
+	env["SYNC_SCHEDULE"] = "@every 1s"
+	env["HTTP_ADDR"] = "off"
+	st, err := store.New(context.Background(), env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i], _, _ = runSyncer(t, ctx, env, "daemon")
+		}()
+	}
+	// Let the daemons share a few ticks, changing the shop between them.
+	var runs int
+	for deadline := time.Now().Add(time.Minute); runs < 5 && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond) // polling the run history of two daemons
+		shop.Mutate(2, time.Now())
+		if err := st.Pool().QueryRow(context.Background(), "SELECT count(*) FROM sync_runs WHERE finished_at IS NOT NULL").Scan(&runs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	for i, c := range codes {
+		if c != 0 {
+			t.Errorf("daemon %d exited %d", i, c)
+		}
+	}
+	rs, err := st.Runs(context.Background(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) < 5 {
+		t.Fatalf("only %d runs", len(rs))
+	}
+	t.Logf("%d runs between two daemons", len(rs))
+	// Ticks come every whole second; two runs starting in the same second did one tick twice.
+	seconds := map[int64]int64{}
+	for _, r := range rs {
+		sec := r.StartedAt.Unix()
+		if other, dup := seconds[sec]; dup {
+			t.Errorf("runs %d and %d both did the tick of %s", r.RunID, other, r.StartedAt.Truncate(time.Second))
+		}
+		seconds[sec] = r.RunID
+	}
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "LOG_LEVEL": "warn", "LOG_FORMAT": "text"}
+	code, stdout, stderr := runSyncer(t, context.Background(), env, "demo", "--orders", "300", "--days", "40")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"backfill", "matches the shop", "order_goods", "daily sales"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+var _ = fetch.EndpointDetail

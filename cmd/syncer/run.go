@@ -1,0 +1,482 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"ordersync/fetch"
+	"ordersync/order"
+	"ordersync/pipeline"
+	"ordersync/schedule"
+	"ordersync/store"
+)
+
+const usage = `syncer keeps a PostgreSQL copy of every order of a Xiaoe-tech shop.
+
+Usage:
+  syncer migrate [up|down|status]     apply, roll back one, or list the schema migrations
+  syncer sync                         one incremental run
+  syncer backfill --from DATE --to DATE
+                                      fetch every order created in these days (resumable)
+  syncer daemon [--schedule SPEC]     cron-driven sync until SIGINT/SIGTERM
+  syncer order ORDER_ID...            fetch and store these orders now
+  syncer replay [ORDER_ID...]         rebuild the tables from the stored raw payloads
+  syncer status [--json]              last runs, checkpoints and the failure queue
+  syncer report [--days N]            daily sales of the last N days
+  syncer demo                         the whole job against a built-in simulated shop
+
+Run 'syncer COMMAND --help' for a command's flags. Every flag has an environment variable;
+flags win. Exit status: 0 done (or another replica holds the lock), 1 the run failed,
+2 usage or configuration error (including a schema that needs 'syncer migrate'),
+3 finished but some orders wait in the failure queue.
+`
+
+type command struct {
+	name, args, help string
+	run              func(ctx context.Context, e *env, args []string) error
+}
+
+var commands []command
+
+func init() {
+	commands = []command{
+		{"migrate", "[up|down|status]", "Apply every pending migration (up, the default), roll back the last one (down), or list them (status).", cmdMigrate},
+		{"sync", "", "One incremental run: update_time windows from the checkpoint less the overlap up to now, then the failure queue.", cmdSync},
+		{"backfill", "--from DATE --to DATE", "Fetch every order created from --from to --to (YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS', Asia/Shanghai; both days included). Finished windows are recorded: a killed backfill resumes, a rerun does only what is missing.", cmdBackfill},
+		{"daemon", "[--schedule SPEC]", "Run the sync on a cron schedule (Asia/Shanghai) until SIGINT or SIGTERM. Serves /healthz and /metrics on --http.", cmdDaemon},
+		{"order", "ORDER_ID...", "Fetch and store these orders now, whatever is stored.", cmdOrder},
+		{"replay", "[ORDER_ID...]", "Rebuild the order tables from the stored raw payloads (all orders, or these), without calling the API.", cmdReplay},
+		{"status", "[--json]", "Show the last runs, the checkpoints and the failure queue.", cmdStatus},
+		{"report", "[--days N]", "Print the daily sales of the last N days (default 14).", cmdReport},
+		{"healthcheck", "", "Ask a running daemon's /healthz (at HTTP_ADDR) and exit 0 when it is healthy: a health check for images without curl.", cmdHealthcheck},
+		{"demo", "", "Run the whole job against a built-in simulated shop: migrate, backfill, changes, sync, and a report read back from the tables. Uses its own schema, ordersync_demo, in DATABASE_URL's database.", cmdDemo},
+	}
+}
+
+// env is what a command works with.
+type env struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+	cfg            *config
+	log            *slog.Logger
+	flags          *flag.FlagSet
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given")
+	}
+	name, args := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	for _, c := range commands {
+		if c.name != name {
+			continue
+		}
+		fs := flag.NewFlagSet("syncer "+c.name, flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		cfg, err := loadConfig(fs, getenv)
+		if err != nil {
+			return err
+		}
+		e := &env{getenv: getenv, stdout: stdout, stderr: stderr, cfg: cfg, flags: fs}
+		fs.Usage = func() {
+			fmt.Fprintf(stderr, "Usage: syncer %s %s\n\n%s\n\nFlags:\n", c.name, c.args, c.help)
+			fs.PrintDefaults()
+		}
+		return c.run(ctx, e, args)
+	}
+	fmt.Fprint(stderr, usage)
+	return usagef("unknown command %q", name)
+}
+
+// parse parses the command's flags and builds the logger.
+func (e *env) parse(args []string) error {
+	if err := e.flags.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return &usageError{err.Error()}
+	}
+	log, err := e.cfg.logger(e.stderr)
+	if err != nil {
+		return err
+	}
+	e.log = log
+	return nil
+}
+
+// openStore connects to the database; unless migrating, it refuses a schema that is not
+// current.
+func (e *env) openStore(ctx context.Context, checkSchema bool) (*store.Store, error) {
+	st, err := store.New(ctx, e.cfg.DatabaseURL, e.log)
+	if err != nil {
+		return nil, err
+	}
+	if checkSchema {
+		if err := st.CheckSchema(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// counter counts API calls for the run history.
+type counter struct {
+	calls atomic.Int64
+	next  fetch.Observer
+}
+
+func (c *counter) Call(endpoint string, code int, d time.Duration) {
+	c.calls.Add(1)
+	if c.next != nil {
+		c.next.Call(endpoint, code, d)
+	}
+}
+func (c *counter) Retry(endpoint string, kind fetch.Kind) {
+	if c.next != nil {
+		c.next.Retry(endpoint, kind)
+	}
+}
+func (c *counter) RateWait(endpoint string, d time.Duration) {
+	if c.next != nil {
+		c.next.RateWait(endpoint, d)
+	}
+}
+func (c *counter) TokenRefresh() {
+	if c.next != nil {
+		c.next.TokenRefresh()
+	}
+}
+
+// syncer wires the API client and the pipeline.
+func (e *env) syncer(st *store.Store, obs fetch.Observer, progress func(pipeline.Progress)) (*pipeline.Syncer, error) {
+	if err := e.cfg.needAPI(); err != nil {
+		return nil, err
+	}
+	cnt := &counter{next: obs}
+	client, err := fetch.New(fetch.Config{
+		BaseURL: e.cfg.BaseURL, AppID: e.cfg.AppID, ClientID: e.cfg.ClientID, SecretKey: e.cfg.SecretKey,
+		Rate: e.cfg.Rate, Logger: e.log, Observer: cnt,
+	})
+	if err != nil {
+		return nil, &usageError{err.Error()}
+	}
+	return pipeline.New(client, st, pipeline.Config{
+		AppID: e.cfg.AppID, Overlap: e.cfg.Overlap, Lookback: e.cfg.Lookback, Workers: e.cfg.Workers,
+		APICalls: cnt.calls.Load, Progress: progress, Logger: e.log,
+	}), nil
+}
+
+// once runs fn under the advisory lock of job, so that among replicas one does it.
+func (e *env) once(ctx context.Context, st *store.Store, job string, fn func(ctx context.Context) error) error {
+	name := "ordersync:" + e.cfg.AppID + ":" + job
+	ran, err := schedule.RunOnce(ctx, schedule.NewPGLocker(st.Pool()), name, fn)
+	if err != nil {
+		return err
+	}
+	if !ran {
+		fmt.Fprintf(e.stdout, "another syncer is running %s for shop %s; nothing to do\n", job, e.cfg.AppID)
+	}
+	return nil
+}
+
+func cmdMigrate(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	action := "up"
+	if e.flags.NArg() > 1 {
+		return usagef("migrate takes one of up, down, status")
+	}
+	if e.flags.NArg() == 1 {
+		action = e.flags.Arg(0)
+	}
+	st, err := e.openStore(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch action {
+	case "up":
+		if err := st.Migrate(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(e.stdout, "schema is current")
+		return nil
+	case "down":
+		return st.MigrateDown(ctx)
+	case "status":
+		ms, err := st.MigrationStatus(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tAPPLIED\tFILE")
+		for _, m := range ms {
+			applied := "pending"
+			if m.Applied {
+				applied = m.AppliedAt.In(order.Shanghai).Format(time.DateTime)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\n", m.Version, applied, m.File)
+		}
+		return tw.Flush()
+	}
+	return usagef("migrate takes one of up, down, status, not %q", action)
+}
+
+func cmdSync(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	if e.flags.NArg() > 0 {
+		return usagef("sync takes no arguments")
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := e.syncer(st, nil, nil)
+	if err != nil {
+		return err
+	}
+	return e.once(ctx, st, "sync", func(ctx context.Context) error {
+		res, err := s.Sync(ctx)
+		printResult(e.stdout, res)
+		return err
+	})
+}
+
+func printResult(w io.Writer, r pipeline.Result) {
+	fmt.Fprintf(w, "%s run %d: %d windows, %d listed, %d fetched, %d written, %d unchanged, %d failed, %d API calls in %s\n",
+		r.Kind, r.RunID, r.Windows, r.Listed, r.Fetched, r.Written, r.Unchanged+r.Touched, r.Failed, r.APICalls,
+		r.Duration.Round(time.Millisecond))
+}
+
+// parseDay parses a backfill bound: a day, or a day and time, in Asia/Shanghai. A bare --to
+// day means the end of that day.
+func parseDay(name, v string, end bool) (time.Time, error) {
+	if t, err := time.ParseInLocation(time.DateTime, v, order.Shanghai); err == nil {
+		return t, nil
+	}
+	t, err := time.ParseInLocation(time.DateOnly, v, order.Shanghai)
+	if err != nil {
+		return time.Time{}, usagef("--%s %q: want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS'", name, v)
+	}
+	if end {
+		t = t.AddDate(0, 0, 1).Add(-time.Second)
+	}
+	return t, nil
+}
+
+func cmdBackfill(ctx context.Context, e *env, args []string) error {
+	var fromS, toS string
+	e.flags.StringVar(&fromS, "from", "", "first day, YYYY-MM-DD (Asia/Shanghai)")
+	e.flags.StringVar(&toS, "to", "", "last day, YYYY-MM-DD, included")
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	if fromS == "" || toS == "" || e.flags.NArg() > 0 {
+		return usagef("backfill needs --from DATE and --to DATE")
+	}
+	from, err := parseDay("from", fromS, false)
+	if err != nil {
+		return err
+	}
+	to, err := parseDay("to", toS, true)
+	if err != nil {
+		return err
+	}
+	if to.Before(from) {
+		return usagef("--to %s is before --from %s", toS, fromS)
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := e.syncer(st, nil, progressPrinter(e))
+	if err != nil {
+		return err
+	}
+	return e.once(ctx, st, "backfill", func(ctx context.Context) error {
+		res, err := s.Backfill(ctx, from, to)
+		if isTerminal(e.stderr) {
+			fmt.Fprintln(e.stderr)
+		}
+		printResult(e.stdout, res)
+		return err
+	})
+}
+
+// progressPrinter shows a backfill's progress: a line redrawn in place on a terminal, a
+// log line per window otherwise.
+func progressPrinter(e *env) func(pipeline.Progress) {
+	tty := isTerminal(e.stderr)
+	return func(p pipeline.Progress) {
+		eta := "?"
+		if p.EstimatedLeft > 0 {
+			eta = p.EstimatedLeft.Round(time.Second).String()
+		}
+		if tty {
+			fmt.Fprintf(e.stderr, "\rwindows %d/%d  orders %d  %.1f orders/s  ETA %s   ",
+				p.WindowsDone, p.WindowsTotal, p.OrdersDone, p.OrdersPerSec, eta)
+			return
+		}
+		e.log.Info("backfill progress", "windows_done", p.WindowsDone, "windows_total", p.WindowsTotal,
+			"orders_done", p.OrdersDone, "orders_per_sec", p.OrdersPerSec, "eta", eta, "window", p.Window.String())
+	}
+}
+
+func cmdOrder(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	ids := e.flags.Args()
+	if len(ids) == 0 {
+		return usagef("order needs at least one ORDER_ID")
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := e.syncer(st, nil, nil)
+	if err != nil {
+		return err
+	}
+	res, err := s.Orders(ctx, ids)
+	printResult(e.stdout, res)
+	return err
+}
+
+func cmdReplay(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	res, err := st.Replay(ctx, e.flags.Args())
+	fmt.Fprintf(e.stdout, "replayed %d orders from their stored payloads\n", res.Orders)
+	for _, f := range res.Failed {
+		fmt.Fprintf(e.stdout, "  %s: %v\n", f.Payload.OrderID, f.Err)
+	}
+	if err == nil && len(res.Failed) > 0 {
+		err = fmt.Errorf("%d stored payloads no longer decode", len(res.Failed))
+	}
+	return err
+}
+
+func cmdStatus(ctx context.Context, e *env, args []string) error {
+	asJSON := e.flags.Bool("json", false, "print one JSON object with runs, windows and failures")
+	runs := e.flags.Int("runs", 10, "how many runs to show")
+	if err := e.parse(args); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rs, err := st.Runs(ctx, *runs)
+	if err != nil {
+		return err
+	}
+	ws, err := st.Checkpoints(ctx)
+	if err != nil {
+		return err
+	}
+	fs, err := st.Failures(ctx, "")
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Runs     []store.Run     `json:"runs"`
+			Windows  []store.Window  `json:"windows"`
+			Failures []store.Failure `json:"failures"`
+		}{nonNil(rs), nonNil(ws), nonNil(fs)})
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tSTARTED\tDURATION\tLISTED\tFETCHED\tWRITTEN\tFAILED\tAPI CALLS\tERROR")
+	for _, r := range rs {
+		dur := "running"
+		if r.FinishedAt != nil {
+			dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+		}
+		msg := ""
+		if r.Error != nil {
+			msg = firstLine(*r.Error, 80)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.RunID, r.Kind, r.Status,
+			r.StartedAt.In(order.Shanghai).Format(time.DateTime), dur, r.OrdersListed, r.OrdersFetched,
+			r.OrdersWritten, r.OrdersFailed, r.APICalls, msg)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "CHECKPOINT\tSHOP\tUP TO\tFINISHED")
+	for _, w := range ws {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", w.Kind, w.AppID, w.WindowEnd.In(order.Shanghai).Format(time.DateTime),
+			w.FinishedAt.In(order.Shanghai).Format(time.DateTime))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintf(tw, "FAILURE QUEUE (%d)\tATTEMPTS\tLAST ATTEMPT\tERROR\n", len(fs))
+	for _, f := range fs {
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.OrderID, f.Attempts, f.LastAttemptAt.In(order.Shanghai).Format(time.DateTime), firstLine(f.Error, 100))
+	}
+	return tw.Flush()
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func firstLine(s string, max int) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > max {
+		s = s[:max-3] + "..."
+	}
+	return s
+}
+
+// exitCode maps a command's error to the exit status of the contract and prints it.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, errHelp) {
+		return 0
+	}
+	fmt.Fprintf(stderr, "syncer: %v\n", err)
+	var ue *usageError
+	switch {
+	case errors.As(err, &ue), errors.Is(err, store.ErrSchemaOutdated), errors.Is(err, fetch.ErrConfig):
+		return 2
+	case errors.Is(err, pipeline.ErrPartial):
+		return 3
+	}
+	return 1
+}

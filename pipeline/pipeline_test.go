@@ -37,6 +37,11 @@ type bundle struct {
 
 func setup(t *testing.T, opts fetchtest.Options, cfg pipeline.Config) *bundle {
 	t.Helper()
+	return setupTB(t, opts, cfg)
+}
+
+func setupTB(t testing.TB, opts fetchtest.Options, cfg pipeline.Config) *bundle {
+	t.Helper()
 	now := time.Now().In(order.Shanghai).Truncate(time.Second)
 	if opts.Orders == 0 {
 		opts.Orders = 300

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -124,6 +125,19 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		reportOrders(b, b.N*benchBatch)
 	})
 
+	// Two writers at once, each with batches of its own: the store is safe for concurrent
+	// writers, and a server has more than one core.
+	b.Run("new-2-writers", func(b *testing.B) {
+		s := storetest.Store(b)
+		orders := prepare(b, realisticPayloads(b, 2*b.N*benchBatch, "new2")...)
+		b.ResetTimer()
+		parallelBatches(b, orders, func(batch []store.Order) error {
+			_, err := s.UpsertOrders(ctx, batch)
+			return err
+		})
+		reportOrders(b, len(orders))
+	})
+
 	b.Run("unchanged", func(b *testing.B) {
 		s := storetest.Store(b)
 		const stored = 20 * benchBatch
@@ -175,6 +189,14 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		reportOrders(b, b.N*benchBatch)
 	})
 
+	b.Run("baseline=copy-2-writers", func(b *testing.B) {
+		s := storetest.Store(b)
+		orders := prepare(b, realisticPayloads(b, 2*b.N*benchBatch, "copy2")...)
+		b.ResetTimer()
+		parallelBatches(b, orders, func(batch []store.Order) error { return bareCopy(ctx, s, batch) })
+		reportOrders(b, len(orders))
+	})
+
 	b.Run("baseline=naive", func(b *testing.B) {
 		s := storetest.Store(b)
 		orders := prepare(b, realisticPayloads(b, b.N*benchBatch, "naive")...)
@@ -198,6 +220,30 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		}
 		reportOrders(b, b.N*benchBatch)
 	})
+}
+
+// parallelBatches writes orders in batches from two goroutines.
+func parallelBatches(b *testing.B, orders []store.Order, write func([]store.Order) error) {
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	half := len(orders) / 2
+	for _, part := range [][]store.Order{orders[:half], orders[half:]} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i+benchBatch <= len(part); i += benchBatch {
+				if err := write(part[i : i+benchBatch]); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
 }
 
 // naiveUpsert is how a hand-written sync script writes: a transaction per order and an

@@ -129,6 +129,24 @@ func TestSyncStatusAndSecrets(t *testing.T) {
 		t.Errorf("windows: %v", status["windows"])
 	}
 
+	code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "30")
+	if code != 0 || !strings.Contains(stdout, "total") || !strings.Contains(stdout, "collected") {
+		t.Errorf("report: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// A corrupt payload: the run stores the rest and says it was partial (exit 3).
+	broken := shop.Orders()[0].ID
+	shop.SetBroken(broken)
+	code, stdout, stderr = runSyncer(t, ctx, env, "order", broken, shop.Orders()[1].ID)
+	if code != 3 {
+		t.Errorf("order with a corrupt payload: exit %d, want 3\n%s%s", code, stdout, stderr)
+	}
+	fs, err := st(t, env).Failures(ctx, "")
+	if err != nil || len(fs) != 1 || fs[0].OrderID != broken {
+		t.Errorf("failure queue %+v, %v; want %s", fs, err, broken)
+	}
+	shop.SetBroken()
+
 	// A wrong secret: a configuration error (exit 2), and no secret or token in any output.
 	bad := map[string]string{}
 	for k, v := range env {
@@ -146,6 +164,17 @@ func TestSyncStatusAndSecrets(t *testing.T) {
 			t.Errorf("output shows a secret or token %q:\n%s", secret, out)
 		}
 	}
+}
+
+// st opens a store on the test's database.
+func st(t *testing.T, env map[string]string) *store.Store {
+	t.Helper()
+	s, err := store.New(context.Background(), env["DATABASE_URL"], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
 }
 
 // buildSyncer builds the real binary once per test binary.

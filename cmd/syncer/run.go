@@ -186,6 +186,21 @@ func (e *env) syncer(st *store.Store, obs fetch.Observer, progress func(pipeline
 	}), nil
 }
 
+// openSyncer opens the store, refusing a stale schema, and wires a syncer to it. The caller
+// closes the store.
+func (e *env) openSyncer(ctx context.Context, progress func(pipeline.Progress)) (*store.Store, *pipeline.Syncer, error) {
+	st, err := e.openStore(ctx, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := e.syncer(st, nil, progress)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, s, nil
+}
+
 // once runs fn under the advisory lock of job, so that among replicas one does it.
 func (e *env) once(ctx context.Context, st *store.Store, job string, fn func(ctx context.Context) error) error {
 	name := "ordersync:" + e.cfg.AppID + ":" + job
@@ -250,15 +265,11 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 	if e.flags.NArg() > 0 {
 		return usagef("sync takes no arguments")
 	}
-	st, err := e.openStore(ctx, true)
+	st, s, err := e.openSyncer(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, err := e.syncer(st, nil, nil)
-	if err != nil {
-		return err
-	}
 	return e.once(ctx, st, "sync", func(ctx context.Context) error {
 		res, err := s.Sync(ctx)
 		printResult(e.stdout, res)
@@ -309,15 +320,11 @@ func cmdBackfill(ctx context.Context, e *env, args []string) error {
 	if to.Before(from) {
 		return usagef("--to %s is before --from %s", toS, fromS)
 	}
-	st, err := e.openStore(ctx, true)
+	st, s, err := e.openSyncer(ctx, progressPrinter(e))
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, err := e.syncer(st, nil, progressPrinter(e))
-	if err != nil {
-		return err
-	}
 	return e.once(ctx, st, "backfill", func(ctx context.Context) error {
 		res, err := s.Backfill(ctx, from, to)
 		if isTerminal(e.stderr) {
@@ -355,15 +362,11 @@ func cmdOrder(ctx context.Context, e *env, args []string) error {
 	if len(ids) == 0 {
 		return usagef("order needs at least one ORDER_ID")
 	}
-	st, err := e.openStore(ctx, true)
+	st, s, err := e.openSyncer(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	s, err := e.syncer(st, nil, nil)
-	if err != nil {
-		return err
-	}
 	res, err := s.Orders(ctx, ids)
 	printResult(e.stdout, res)
 	return err

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,6 +167,9 @@ func TestFaultsLoseNothing(t *testing.T) {
 	if codes[1001]+codes[1002] == 0 || codes[-502]+codes[-503] == 0 {
 		t.Errorf("the faults did not happen: %v", codes)
 	}
+	if attempts := st.Calls[fetchtest.EndpointToken] + st.Calls[fetchtest.EndpointDetail] + st.Calls[fetchtest.EndpointList]; b.obs.waits != attempts {
+		t.Errorf("Observer.RateWait told %d times for %d attempts", b.obs.waits, attempts)
+	}
 	t.Logf("detail answers %v; list answers %v; retries by kind %v", codes, st.Codes[fetchtest.EndpointList], b.obs.retries)
 }
 
@@ -281,6 +286,67 @@ func TestConfigErrorsFailAtOnce(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestTransientFaultsAreRetried: each kind of passing fault is retried, as its kind, and the
+// call then succeeds.
+func TestTransientFaultsAreRetried(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault http.HandlerFunc
+		kind  fetch.Kind
+		code  int // what the Observer is told of the failed attempt
+	}{
+		{"HTML page with 200", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<html><body>maintenance</body></html>")
+		}, fetch.KindTransient, -200},
+		{"no reply in time", func(w http.ResponseWriter, r *http.Request) {
+			io.ReadAll(r.Body) // then net/http notices the client giving up
+			<-r.Context().Done()
+		}, fetch.KindTransient, -1},
+		{"connection cut", func(w http.ResponseWriter, r *http.Request) {
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+		}, fetch.KindTransient, -1},
+		{"HTTP 429", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "slow down", http.StatusTooManyRequests)
+		}, fetch.KindRateLimited, -429},
+		{"quota reached", func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, `{"code":"2053","msg":"API的调用次数达到上线","data":null}`) // a code as a string, too
+		}, fetch.KindRateLimited, 2053},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			shop := fetchtest.New(fetchtest.Options{Orders: 1, Rate: -1})
+			var faulted atomic.Bool
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path != "/token" && faulted.CompareAndSwap(false, true) {
+					tc.fault(w, r)
+					return
+				}
+				shop.Handler().ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			obs := &recorder{}
+			o := shop.Options()
+			c, err := fetch.New(fetch.Config{BaseURL: srv.URL, AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
+				RequestTimeout: 200 * time.Millisecond, BackoffMin: time.Millisecond, Observer: obs, Logger: newTestLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := shop.Orders()[0].ID
+			if _, _, err := c.OrderDetail(context.Background(), id); err != nil {
+				t.Fatal(err)
+			}
+			if obs.retriesOf(tc.kind) != 1 || obs.totalRetries() != 1 {
+				t.Errorf("retries %v, want one %s", obs.retries, tc.kind)
+			}
+			if obs.calls[fetch.EndpointDetail][tc.code] != 1 || obs.calls[fetch.EndpointDetail][0] != 1 {
+				t.Errorf("attempts seen by the Observer: %v", obs.calls[fetch.EndpointDetail])
+			}
+		})
+	}
+}
 
 func TestOrderDetail(t *testing.T) {
 	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 12}})

@@ -103,13 +103,12 @@ func (l *logBuffer) String() string {
 
 // recorder is an Observer that counts what it is told.
 type recorder struct {
-	mu       sync.Mutex
-	calls    map[string]map[int]int
-	retries  map[fetch.Kind]int
-	waits    int
-	refresh  int
-	onCall   func(endpoint string, code int)
-	maxWaitD time.Duration
+	mu      sync.Mutex
+	calls   map[string]map[int]int
+	retries map[fetch.Kind]int
+	waits   int
+	refresh int
+	onCall  func(endpoint string, code int)
 }
 
 func (r *recorder) Call(endpoint string, code int, d time.Duration) {
@@ -141,7 +140,6 @@ func (r *recorder) RateWait(endpoint string, d time.Duration) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.waits++
-	r.maxWaitD = max(r.maxWaitD, d)
 }
 
 func (r *recorder) TokenRefresh() {

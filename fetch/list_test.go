@@ -106,6 +106,33 @@ func TestListWindowRestartsWhenTotalChanges(t *testing.T) {
 	}
 }
 
+// TestListWindowRestartsWhenOrdersMove: orders that change while their window is paged
+// move to its end, push others back onto pages already read and come twice; the window
+// starts over instead of missing the orders pushed back.
+func TestListWindowRestartsWhenOrdersMove(t *testing.T) {
+	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 300}})
+	w := fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day1.AddDate(0, 0, 1)}
+	moved := 0
+	b.obs.setOnCall(func(endpoint string, code int) {
+		if endpoint == fetch.EndpointList && moved == 0 {
+			moved = len(b.srv.Mutate(100, day1.Add(time.Hour))) // still inside w
+		}
+	})
+	items, err := b.client.ListWindow(context.Background(), w, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if moved == 0 {
+		t.Fatal("no order changed: the test did not test it")
+	}
+	if len(items) != 300 {
+		t.Errorf("%d items, want 300", len(items))
+	}
+	if n := b.srv.Stats().Calls[fetchtest.EndpointList]; n != 6 {
+		t.Errorf("%d list calls, want 6 (three pages, twice)", n)
+	}
+}
+
 func TestListWindowRefusals(t *testing.T) {
 	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 300}})
 	ctx := context.Background()

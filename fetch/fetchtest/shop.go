@@ -93,11 +93,11 @@ type Order struct {
 
 // Stats count the calls a Shop has answered.
 type Stats struct {
-	Calls        map[string]int         // calls per endpoint (unknown paths under "404")
+	Calls        map[string]int         // calls answered, per endpoint (unknown paths under "404")
 	Codes        map[string]map[int]int // answers per endpoint: API code, or -HTTP status without a JSON envelope
 	TokensIssued int
 	RateLimited  int            // 2054 answers
-	Abandoned    int            // calls whose client went away during Latency
+	Abandoned    int            // calls whose client went away during Latency (not in Calls)
 	DetailCalls  map[string]int // detail calls per order id
 	DetailServed map[string]int // detail answers with the order's data, per order id
 	// MaxPerSecond is the most calls that arrived at an endpoint within one calendar

@@ -112,18 +112,18 @@ func newStats() Stats {
 
 func (st *Stats) clone() Stats {
 	c := *st
-	c.Calls = maps(st.Calls)
-	c.DetailCalls = maps(st.DetailCalls)
-	c.DetailServed = maps(st.DetailServed)
-	c.MaxPerSecond = maps(st.MaxPerSecond)
+	c.Calls = cloneMap(st.Calls)
+	c.DetailCalls = cloneMap(st.DetailCalls)
+	c.DetailServed = cloneMap(st.DetailServed)
+	c.MaxPerSecond = cloneMap(st.MaxPerSecond)
 	c.Codes = make(map[string]map[int]int, len(st.Codes))
 	for k, v := range st.Codes {
-		c.Codes[k] = maps(v)
+		c.Codes[k] = cloneMap(v)
 	}
 	return c
 }
 
-func maps[K comparable, V any](m map[K]V) map[K]V {
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 	c := make(map[K]V, len(m))
 	for k, v := range m {
 		c[k] = v

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -69,7 +70,7 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.Ra
 			if pace, slowed := ep.pacer.slowDown(gen); slowed {
 				c.log.LogAttrs(ctx, slog.LevelWarn, "xiaoe refused calls; slowing down",
 					slog.String("endpoint", ep.name), slog.Int("code", ae.Code),
-					slog.Float64("calls_per_second", pace))
+					slog.Float64("calls_per_second", math.Round(pace*100)/100))
 			}
 		case KindTransient:
 		default:

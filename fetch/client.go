@@ -184,7 +184,7 @@ func New(cfg Config) (*Client, error) {
 		backoffMax:     orDefault(cfg.BackoffMax, DefaultBackoffMax),
 	}
 	if c.hc == nil {
-		c.hc = defaultHTTPClient()
+		c.hc = defaultHTTPClient(c.requestTimeout)
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -233,10 +233,11 @@ func orDefault[T comparable](v, def T) T {
 	return v
 }
 
-func defaultHTTPClient() *http.Client {
+// defaultHTTPClient is http.DefaultTransport's dial, TLS and idle timeouts, with room for
+// a pool of workers' connections; each attempt's context bounds the whole exchange.
+func defaultHTTPClient(timeout time.Duration) *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
-	// Enough idle connections for a pool of detail workers to keep theirs.
 	t.MaxIdleConnsPerHost = 64
-	t.ResponseHeaderTimeout = DefaultRequestTimeout
+	t.ResponseHeaderTimeout = timeout
 	return &http.Client{Transport: t}
 }

@@ -201,8 +201,8 @@ func classifyHTTP(endpoint string, status int) codeClass {
 		return codeClass{KindTransient, "", ""}
 	case status == http.StatusNotFound && endpoint == EndpointToken:
 		// The token path has been seen answering 404 for a while and then working again
-		// (api-notes §1): not a configuration error.
-		return codeClass{KindTransient, "", ""}
+		// (api-notes §1): not a configuration error, unless it lasts.
+		return codeClass{KindTransient, "", "if it lasts, check XE_BASE_URL (normally https://api.xiaoe-tech.com)"}
 	case status == http.StatusNotFound:
 		return codeClass{KindConfig, "no such path", "check XE_BASE_URL (normally https://api.xiaoe-tech.com)"}
 	case status == http.StatusUnauthorized, status == http.StatusForbidden:

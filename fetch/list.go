@@ -146,7 +146,7 @@ const maxRestarts = 3
 
 // ListWindow lists every page of w (page_size 100, ascending by the window's field). It
 // stops exactly at total, restarts from page 1 (at most 3 times) if total changes between
-// pages, dedupes by order_id, and returns *CountMismatchError{Window, Total, Got} when the
+// pages or an order comes twice and the count falls short, dedupes by order_id, and returns *CountMismatchError{Window, Total, Got} when the
 // items received do not match total; the items are returned with it, for the caller to
 // judge. If maxTotal > 0 and the first page's total exceeds it, it returns *TooLargeError
 // without listing further, so the caller can split the window.
@@ -160,7 +160,7 @@ func (c *Client) ListWindow(ctx context.Context, w Window, maxTotal int) ([]List
 			return nil, err
 		}
 		if changed && restarts < maxRestarts {
-			c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe list total changed while paging; starting over",
+			c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe list changed while paging; starting over",
 				slog.String("window", w.String()), slog.Int("total", total), slog.Int("restarts", restarts+1))
 			continue
 		}
@@ -171,10 +171,18 @@ func (c *Client) ListWindow(ctx context.Context, w Window, maxTotal int) ([]List
 	}
 }
 
-// listPass lists the pages of w once. changed reports that the total moved between pages;
-// total is then the new one.
+// listPass lists the pages of w once. changed reports that the total moved between pages
+// (total is then the new one), or that an order came twice and the count falls short: an
+// order that changed while the window was paged moves to a later page, and pushes another
+// one back onto a page already read.
 func (c *Client) listPass(ctx context.Context, w Window, maxTotal int) (items []ListItem, total int, changed bool, err error) {
 	seen := make(map[string]bool)
+	dupes := 0
+	defer func() {
+		if err == nil && !changed && dupes > 0 && len(items) != total {
+			changed = true
+		}
+	}()
 	for page, pages := 1, 1; page <= pages; page++ {
 		p, err := c.ListOrders(ctx, ListRequest{Window: w, Page: page, PageSize: MaxPageSize})
 		if err != nil {
@@ -191,10 +199,12 @@ func (c *Client) listPass(ctx context.Context, w Window, maxTotal int) (items []
 			return items, p.Total, true, nil
 		}
 		for _, it := range p.Items {
-			if !seen[it.OrderID] {
-				seen[it.OrderID] = true
-				items = append(items, it)
+			if seen[it.OrderID] {
+				dupes++
+				continue
 			}
+			seen[it.OrderID] = true
+			items = append(items, it)
 		}
 		c.log.LogAttrs(ctx, slog.LevelDebug, "xiaoe list page",
 			slog.String("window", w.String()), slog.Int("page", page),

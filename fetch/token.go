@@ -31,11 +31,12 @@ type tokenSource struct {
 // tokenFlight is one token call and the goroutines waiting for it. When they have all given
 // up (their contexts ended) the call is cancelled.
 type tokenFlight struct {
-	done    chan struct{}
-	cancel  context.CancelFunc
-	waiters int
-	tok     string
-	err     error
+	done      chan struct{}
+	cancel    context.CancelFunc
+	waiters   int
+	abandoned bool // all waiters left and the call was cancelled: join none such
+	tok       string
+	err       error
 }
 
 // tokenRetryPause is how long to keep using a still-valid token after a failed refresh.
@@ -59,7 +60,7 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 		return tok, nil
 	}
 	f := ts.flight
-	if f == nil {
+	if f == nil || f.abandoned {
 		reason := "first"
 		switch {
 		case ts.tok != "" && ts.tok == stale:
@@ -83,6 +84,7 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 		ts.mu.Lock()
 		f.waiters--
 		if f.waiters == 0 {
+			f.abandoned = true
 			f.cancel()
 		}
 		ts.mu.Unlock()
@@ -102,22 +104,8 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 
 func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason string) {
 	tok, ttl, err := ts.c.fetchToken(ctx)
-	ts.mu.Lock()
-	now := ts.c.now()
 	if err == nil {
 		ts.c.red.addToken(tok) // before anyone can use it
-		ts.tok, ts.expires, ts.refreshAt = tok, now.Add(ttl), now.Add(ttl-refreshMargin(ttl))
-		ts.retryAt = time.Time{}
-	} else {
-		ts.retryAt = now.Add(tokenRetryPause)
-	}
-	f.tok, f.err = tok, err
-	ts.flight = nil
-	ts.mu.Unlock()
-	f.cancel()
-	close(f.done)
-
-	if err == nil {
 		ts.c.obs.TokenRefresh()
 		ts.c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe access token fetched",
 			slog.String("reason", reason), slog.Int64("expires_in_s", int64(ttl/time.Second)))
@@ -125,6 +113,22 @@ func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason strin
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "xiaoe access token fetch failed",
 			slog.String("reason", reason), slog.String("error", err.Error()))
 	}
+	ts.mu.Lock()
+	now := ts.c.now()
+	switch {
+	case err == nil:
+		ts.tok, ts.expires, ts.refreshAt = tok, now.Add(ttl), now.Add(ttl-refreshMargin(ttl))
+		ts.retryAt = time.Time{}
+	case !f.abandoned:
+		ts.retryAt = now.Add(tokenRetryPause)
+	}
+	f.tok, f.err = tok, err
+	if ts.flight == f {
+		ts.flight = nil
+	}
+	ts.mu.Unlock()
+	f.cancel()
+	close(f.done) // last: the waiters may end the program's logging once they return
 }
 
 // defaultTokenTTL is the documented token lifetime, for a reply that leaves it out.

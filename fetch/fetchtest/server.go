@@ -196,6 +196,9 @@ func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) 
 		s.reply(w, ep, failWith, codeMsg(failWith), nil)
 		return
 	}
+	// Read the request before the latency: only then does net/http notice a client that
+	// goes away (and cancel r.Context()).
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if !s.wait(r, latency) {
 		return
 	}
@@ -211,13 +214,12 @@ func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) 
 		io.WriteString(w, strings.NewReplacer("%d", strconv.Itoa(errStatus), "%s", text).Replace(htmlError))
 		return
 	}
-
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	var params map[string]json.RawMessage
 	if err != nil || json.Unmarshal(body, &params) != nil {
 		s.reply(w, ep, 40001, "请求体不是 JSON 对象", nil)
 		return
 	}
+
 	tok, _ := str(params["access_token"])
 	if tok == "" {
 		s.reply(w, ep, 2007, codeMsg(2007), nil)

@@ -93,11 +93,11 @@ type Order struct {
 
 // Stats count the calls a Shop has answered.
 type Stats struct {
-	Calls        map[string]int         // calls per endpoint (unknown paths under "404")
+	Calls        map[string]int         // calls answered, per endpoint (unknown paths under "404")
 	Codes        map[string]map[int]int // answers per endpoint: API code, or -HTTP status without a JSON envelope
 	TokensIssued int
 	RateLimited  int            // 2054 answers
-	Abandoned    int            // calls whose client went away during Latency
+	Abandoned    int            // calls whose client went away during Latency (not in Calls)
 	DetailCalls  map[string]int // detail calls per order id
 	DetailServed map[string]int // detail answers with the order's data, per order id
 	// MaxPerSecond is the most calls that arrived at an endpoint within one calendar
@@ -112,18 +112,18 @@ func newStats() Stats {
 
 func (st *Stats) clone() Stats {
 	c := *st
-	c.Calls = maps(st.Calls)
-	c.DetailCalls = maps(st.DetailCalls)
-	c.DetailServed = maps(st.DetailServed)
-	c.MaxPerSecond = maps(st.MaxPerSecond)
+	c.Calls = cloneMap(st.Calls)
+	c.DetailCalls = cloneMap(st.DetailCalls)
+	c.DetailServed = cloneMap(st.DetailServed)
+	c.MaxPerSecond = cloneMap(st.MaxPerSecond)
 	c.Codes = make(map[string]map[int]int, len(st.Codes))
 	for k, v := range st.Codes {
-		c.Codes[k] = maps(v)
+		c.Codes[k] = cloneMap(v)
 	}
 	return c
 }
 
-func maps[K comparable, V any](m map[K]V) map[K]V {
+func cloneMap[K comparable, V any](m map[K]V) map[K]V {
 	c := make(map[K]V, len(m))
 	for k, v := range m {
 		c[k] = v

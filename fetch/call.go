@@ -26,10 +26,17 @@ const maxReply = 32 << 20
 //
 // It returns the context's error when ctx ends, an *APIError for a call that failed, wrapped
 // with the attempts made when it failed after retries, or a *corruptDataError.
+// maxRefreshes bounds the token refreshes of one call.
+const maxRefreshes = 3
+
 func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.RawMessage, error) {
 	start := time.Now()
-	var stale string   // a token the API rejected, so not to be used again
-	refreshed := false // the token was refreshed for this call already
+	var stale string // a token the API rejected, so not to be used again
+	// justRefreshed says the last attempt used a token refreshed for this call: rejected
+	// again at once, refreshing more would only loop. A token that served other answers
+	// first (busy, refused) and was rejected later has expired anew during the call's
+	// retries, and earns a refresh of its own, up to maxRefreshes per call.
+	justRefreshed, refreshes := false, 0
 	for attempt := 1; ; attempt++ {
 		var tok string
 		if ep != c.token {
@@ -57,13 +64,17 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.Ra
 		if !errors.As(err, &ae) {
 			return nil, err // the context's error, a corrupt payload: nothing to retry
 		}
+		if ae.Kind != KindTokenExpired {
+			justRefreshed = false
+		}
 		switch ae.Kind {
 		case KindTokenExpired:
-			if ep == c.token || refreshed {
+			if ep == c.token || justRefreshed || refreshes == maxRefreshes {
 				return nil, err
 			}
 			// Refresh once, then try again at once: the token, not the API, was at fault.
-			refreshed, stale = true, tok
+			justRefreshed, stale = true, tok
+			refreshes++
 			c.obs.Retry(ep.name, ae.Kind)
 			continue
 		case KindRateLimited:

@@ -241,7 +241,12 @@ func TestSyncLandsChanges(t *testing.T) {
 
 func TestFaultyAPIStillMatches(t *testing.T) {
 	t.Parallel()
-	b := setup(t, fetchtest.Options{Seed: 4, Orders: 200, BusyRate: 0.10, ServerErrorRate: 0.05, TokenTTL: 20 * time.Second}, pipeline.Config{})
+	// The shop's clock runs 10 times faster than the wall clock, so its 20-second tokens
+	// expire every two seconds and the client meets 2008 during the run.
+	start := time.Now()
+	fast := func() time.Time { return start.Add(10 * time.Since(start)) }
+	b := setup(t, fetchtest.Options{Seed: 4, Orders: 200, BusyRate: 0.10, ServerErrorRate: 0.05,
+		TokenTTL: 20 * time.Second, Now: fast, Rate: 100}, pipeline.Config{})
 	ctx := context.Background()
 	if _, err := b.syncer.Backfill(ctx, b.from, b.to); err != nil {
 		t.Fatal(err)
@@ -249,6 +254,38 @@ func TestFaultyAPIStillMatches(t *testing.T) {
 	b.shop.Mutate(30, time.Now())
 	if _, err := b.syncer.Sync(ctx); err != nil {
 		t.Fatal(err)
+	}
+	assertMatchesShop(t, b)
+	st := b.shop.Stats()
+	if st.TokensIssued < 2 || st.Codes[fetch.EndpointDetail][2008] == 0 {
+		t.Errorf("tokens issued %d, 2008 answers %d: the run never met an expired token", st.TokensIssued, st.Codes[fetch.EndpointDetail][2008])
+	}
+	busy := st.Codes[fetch.EndpointDetail][1001] + st.Codes[fetch.EndpointDetail][1002]
+	html := st.Codes[fetch.EndpointDetail][-502] + st.Codes[fetch.EndpointDetail][-503]
+	if busy == 0 || html == 0 {
+		t.Errorf("busy %d, HTML errors %d: the faults did not happen", busy, html)
+	}
+}
+
+func TestLargeWindowsAreHalved(t *testing.T) {
+	t.Parallel()
+	// 300 orders in 70 days with at most 40 per window: 31-day windows must be split.
+	b := setup(t, fetchtest.Options{Seed: 8}, pipeline.Config{MaxWindowOrders: 40})
+	res, err := b.syncer.Backfill(context.Background(), b.from, b.to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Windows < 300/40 {
+		t.Errorf("%d windows for 300 orders at most 40 per window", res.Windows)
+	}
+	ws, err := b.st.Windows(context.Background(), b.shop.Options().AppID, store.WindowCreatedTime, b.from, b.to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range ws {
+		if w.OrdersListed > 40 {
+			t.Errorf("window %s..%s recorded with %d orders", w.WindowStart, w.WindowEnd, w.OrdersListed)
+		}
 	}
 	assertMatchesShop(t, b)
 }

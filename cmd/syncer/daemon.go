@@ -31,6 +31,9 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err := schedule.ValidateSpec(e.cfg.Schedule); err != nil {
 		return usagef("SYNC_SCHEDULE: %v", err)
 	}
+	if err := e.cfg.needAPI(); err != nil {
+		return err
+	}
 	st, err := e.openStore(ctx, true)
 	if err != nil {
 		return err

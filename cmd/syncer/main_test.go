@@ -71,10 +71,15 @@ func TestUsageAndConfigurationErrors(t *testing.T) {
 		{"bad rate", map[string]string{"DATABASE_URL": db, "XE_RATE": "fast"}, []string{"sync"}, "XE_RATE"},
 		{"bad schedule", map[string]string{"DATABASE_URL": db, "XE_APP_ID": "a", "XE_CLIENT_ID": "c", "XE_SECRET_KEY": "s"}, []string{"daemon", "--schedule", "every tuesday"}, "SYNC_SCHEDULE"},
 		{"order without ids", map[string]string{"DATABASE_URL": db}, []string{"order"}, "ORDER_ID"},
+		{"malformed database url", map[string]string{"DATABASE_URL": "postgres://bob:hunter2@[bad"}, []string{"status"}, "DATABASE_URL"},
+		{"credentials before the database", map[string]string{"DATABASE_URL": "postgres://127.0.0.1:1/x"}, []string{"sync"}, "XE_APP_ID"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, _, stderr := runSyncer(t, context.Background(), tt.env, tt.args...)
+			if strings.Contains(stderr, "hunter2") {
+				t.Errorf("stderr shows the database password: %s", stderr)
+			}
 			if code != 2 || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and a message with %q", code, stderr, tt.want)
 			}

@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"ordersync/fetch"
 	"ordersync/order"
 	"ordersync/pipeline"
@@ -126,6 +128,10 @@ func (e *env) parse(args []string) error {
 // openStore connects to the database; unless migrating, it refuses a schema that is not
 // current.
 func (e *env) openStore(ctx context.Context, checkSchema bool) (*store.Store, error) {
+	if _, err := pgxpool.ParseConfig(e.cfg.DatabaseURL); err != nil {
+		// pgx masks the password in its parse errors.
+		return nil, usagef("DATABASE_URL: %v", err)
+	}
 	st, err := store.New(ctx, e.cfg.DatabaseURL, e.log)
 	if err != nil {
 		return nil, err
@@ -189,6 +195,9 @@ func (e *env) syncer(st *store.Store, obs fetch.Observer, progress func(pipeline
 // openSyncer opens the store, refusing a stale schema, and wires a syncer to it. The caller
 // closes the store.
 func (e *env) openSyncer(ctx context.Context, progress func(pipeline.Progress)) (*store.Store, *pipeline.Syncer, error) {
+	if err := e.cfg.needAPI(); err != nil {
+		return nil, nil, err
+	}
 	st, err := e.openStore(ctx, true)
 	if err != nil {
 		return nil, nil, err

@@ -5,6 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -15,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"ordersync/fetch"
 	"ordersync/fetch/fetchtest"
 	"ordersync/order"
 	"ordersync/store"
@@ -385,4 +387,74 @@ func TestDemo(t *testing.T) {
 	}
 }
 
-var _ = fetch.EndpointDetail
+func TestDaemonServesHealthAndMetrics(t *testing.T) {
+	t.Parallel()
+	now := time.Now().In(order.Shanghai)
+	_, env := shopEnv(t, fetchtest.Options{Seed: 14, Orders: 30, From: now.AddDate(0, 0, -3), To: now, Rate: -1})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	env["HTTP_ADDR"] = addr
+	env["SYNC_SCHEDULE"] = "@every 1s"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		code, _, _ := runSyncer(t, ctx, env, "daemon")
+		done <- code
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("daemon exited %d", code)
+		}
+	}()
+
+	// Wait for a run to be counted: the metrics say so once the first tick's sync ended.
+	var body string
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond) // polling a server in another goroutine
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if strings.Contains(body, `ordersync_runs_total{kind="sync",result="ok"}`) {
+			break
+		}
+	}
+	for _, want := range []string{
+		`ordersync_runs_total{kind="sync",result="ok"}`,
+		`ordersync_api_calls_total{code="0",endpoint="xe.ecommerce.order.detail/1.0.0"}`,
+		`ordersync_token_refreshes_total 1`,
+		`ordersync_orders_total{kind="sync",outcome="written"}`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, firstLines(body, 40))
+		}
+	}
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz: %s", resp.Status)
+	}
+	code, stdout, stderr := runSyncer(t, context.Background(), env, "healthcheck")
+	if code != 0 || !strings.Contains(stdout, `"healthy":true`) {
+		t.Errorf("healthcheck: exit %d: %s%s", code, stdout, stderr)
+	}
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -136,6 +136,10 @@ func TestSyncStatusAndSecrets(t *testing.T) {
 		t.Errorf("windows: %v", status["windows"])
 	}
 
+	code, stdout, stderr = runSyncer(t, ctx, env, "replay")
+	if code != 0 || !strings.Contains(stdout, "replayed 120 orders") {
+		t.Errorf("replay: exit %d\n%s%s", code, stdout, stderr)
+	}
 	code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "30")
 	if code != 0 || !strings.Contains(stdout, "total") || !strings.Contains(stdout, "collected") {
 		t.Errorf("report: exit %d\n%s%s", code, stdout, stderr)

@@ -10,6 +10,9 @@
 package fetch
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,9 +74,29 @@ type Config struct {
 	Logger   *slog.Logger // nil: discard
 	Observer Observer     // nil: none
 
+	// Tokens, when set, shares the access token with the other processes of the shop. Nil:
+	// this client keeps its own.
+	Tokens TokenStore
+
 	// Now is the clock that token lifetimes are measured by; nil means time.Now. Tests
 	// set it to expire tokens without waiting two hours.
 	Now func() time.Time
+}
+
+// TokenStore shares the access token among the processes that call the API for one shop.
+// Replicas must not each fetch a token of their own: every new token retires the previous
+// one five minutes later, so replicas taking turns would keep retiring each other's. With a
+// store, a client about to fetch a token first adopts the shared one, unless that is the
+// token just rejected or it is about to expire, and saves any token it fetches.
+//
+// Tokens are shared by key, a fingerprint of the credentials that fetched them, so that a
+// process configured with other credentials (a wrong secret) never borrows a token and
+// meets its configuration error at once.
+type TokenStore interface {
+	// LoadToken returns the token shared under key and when it expires; "" when none.
+	LoadToken(ctx context.Context, key string) (token string, expires time.Time, err error)
+	// SaveToken shares a token this client fetched under key.
+	SaveToken(ctx context.Context, key, token string, expires time.Time) error
 }
 
 // Observer is told about every HTTP attempt, retry, rate-limit wait and token refresh, for
@@ -207,8 +230,15 @@ func New(cfg Config) (*Client, error) {
 	c.token = &endpoint{name: EndpointToken, url: base + "/token", pacer: newPacer(tokenRate, tokenBurst)}
 	c.list = &endpoint{name: EndpointList, url: base + "/" + EndpointList, pacer: newPacer(pace, 1)}
 	c.detail = &endpoint{name: EndpointDetail, url: base + "/" + EndpointDetail, pacer: newPacer(pace, 1)}
-	c.tokens = &tokenSource{c: c}
+	c.tokens = &tokenSource{c: c, store: cfg.Tokens, key: credentialKey(cfg.AppID, cfg.ClientID, cfg.SecretKey)}
 	return c, nil
+}
+
+// credentialKey fingerprints the credentials: a SHA-256, from which the secret cannot be
+// recovered, that names the tokens they fetch.
+func credentialKey(appID, clientID string, secret Secret) string {
+	h := sha256.Sum256([]byte(appID + "\x00" + clientID + "\x00" + string(secret)))
+	return hex.EncodeToString(h[:16])
 }
 
 func checkBaseURL(s string) (string, error) {

@@ -16,7 +16,9 @@ import (
 // call however many goroutines need it at once: the token call is limited to 100 per 10
 // minutes, and each new token retires the previous one 5 minutes later.
 type tokenSource struct {
-	c *Client
+	c     *Client
+	store TokenStore // shares the token with other processes; nil: none
+	key   string     // the credentials' fingerprint, the token's key in store
 
 	mu        sync.Mutex
 	tok       string
@@ -73,7 +75,7 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 		fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		f = &tokenFlight{done: make(chan struct{}), cancel: cancel}
 		ts.flight = f
-		go ts.refresh(fctx, f, reason)
+		go ts.refresh(fctx, f, reason, stale)
 	}
 	f.waiters++
 	ts.mu.Unlock()
@@ -102,9 +104,22 @@ func (ts *tokenSource) get(ctx context.Context, stale string) (string, error) {
 	return "", f.err
 }
 
-func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason string) {
+func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason, stale string) {
+	if tok, ttl, ok := ts.adopt(ctx, stale); ok {
+		ts.c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe access token adopted from another process",
+			slog.String("reason", reason), slog.Int64("expires_in_s", int64(ttl/time.Second)))
+		ts.finish(f, tok, ttl, nil)
+		return
+	}
 	tok, ttl, err := ts.c.fetchToken(ctx)
 	if err == nil {
+		if st := ts.store; st != nil {
+			if serr := st.SaveToken(ctx, ts.key, tok, ts.c.now().Add(ttl)); serr != nil {
+				// The token serves this process anyway; others will fetch their own.
+				ts.c.log.LogAttrs(ctx, slog.LevelWarn, "could not share the access token",
+					slog.String("error", serr.Error()))
+			}
+		}
 		ts.c.red.addToken(tok) // before anyone can use it
 		ts.c.obs.TokenRefresh()
 		ts.c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe access token fetched",
@@ -113,6 +128,38 @@ func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason strin
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "xiaoe access token fetch failed",
 			slog.String("reason", reason), slog.String("error", err.Error()))
 	}
+	ts.finish(f, tok, ttl, err)
+}
+
+// adopt returns the shared token when there is one that is neither the token just
+// rejected, nor the one this client holds, nor about to expire.
+func (ts *tokenSource) adopt(ctx context.Context, stale string) (string, time.Duration, bool) {
+	st := ts.store
+	if st == nil {
+		return "", 0, false
+	}
+	tok, expires, err := st.LoadToken(ctx, ts.key)
+	if err != nil {
+		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "could not read the shared access token",
+			slog.String("error", err.Error()))
+		return "", 0, false
+	}
+	ts.mu.Lock()
+	held := ts.tok
+	ts.mu.Unlock()
+	ttl := expires.Sub(ts.c.now())
+	if tok == "" || tok == stale || tok == held || ttl < minAdoptTTL {
+		return "", 0, false
+	}
+	ts.c.red.addToken(tok) // before anyone can use it
+	return tok, ttl, true
+}
+
+// minAdoptTTL is the least lifetime a shared token must have left to be adopted.
+const minAdoptTTL = 10 * time.Second
+
+// finish ends a refresh: it keeps the token (or the error) and wakes the waiters.
+func (ts *tokenSource) finish(f *tokenFlight, tok string, ttl time.Duration, err error) {
 	ts.mu.Lock()
 	now := ts.c.now()
 	switch {

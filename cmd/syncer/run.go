@@ -181,7 +181,7 @@ func (e *env) syncer(st *store.Store, obs fetch.Observer, progress func(pipeline
 	cnt := &counter{next: obs}
 	client, err := fetch.New(fetch.Config{
 		BaseURL: e.cfg.BaseURL, AppID: e.cfg.AppID, ClientID: e.cfg.ClientID, SecretKey: e.cfg.SecretKey,
-		Rate: e.cfg.Rate, Logger: e.log, Observer: cnt,
+		Rate: e.cfg.Rate, Logger: e.log, Observer: cnt, Tokens: st.Tokens(e.cfg.AppID),
 	})
 	if err != nil {
 		return nil, &usageError{err.Error()}

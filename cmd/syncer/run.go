@@ -287,8 +287,12 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 }
 
 func printResult(w io.Writer, r pipeline.Result) {
-	fmt.Fprintf(w, "%s run %d: %d windows, %d listed, %d fetched, %d written, %d unchanged, %d failed, %d API calls in %s\n",
-		r.Kind, r.RunID, r.Windows, r.Listed, r.Fetched, r.Written, r.Unchanged+r.Touched, r.Failed, r.APICalls,
+	done := ""
+	if r.Skipped > 0 {
+		done = fmt.Sprintf(" (%d done before)", r.Skipped)
+	}
+	fmt.Fprintf(w, "%s run %d: %d windows%s, %d listed, %d fetched, %d written, %d unchanged, %d failed, %d API calls in %s\n",
+		r.Kind, r.RunID, r.Windows, done, r.Listed, r.Fetched, r.Written, r.Unchanged+r.Touched, r.Failed, r.APICalls,
 		r.Duration.Round(time.Millisecond))
 }
 

@@ -257,9 +257,7 @@ func (s *Syncer) Backfill(ctx context.Context, from, to time.Time) (Result, erro
 	for _, gap := range gaps(from, to, done) {
 		windows = append(windows, split(fetch.CreatedTime, gap[0], gap[1], s.cfg.MaxWindow)...)
 	}
-	if len(windows) == 0 {
-		r.Skipped = len(done)
-	}
+	r.Skipped = len(done)
 	err = s.windows(ctx, r, windows)
 	if err == nil {
 		err = s.retryFailures(ctx, r)

@@ -162,13 +162,19 @@ func xmins(t testing.TB, s *store.Store, id string) map[string]string {
 	return out
 }
 
+// twoOrders is a batch of a rich order (3 lines, 2 refunds, 2 packages) and a plain one.
+func twoOrders(t testing.TB) []store.Order {
+	t.Helper()
+	return prepare(t,
+		shape{id: "o_1", lines: 3, refunds: 2, packages: 2, amount: 9900}.payload(t),
+		shape{id: "o_2", lines: 1, amount: 100}.payload(t))
+}
+
 func TestUpsertSameBatchTwiceWritesNothing(t *testing.T) {
 	t.Parallel()
 	s := storetest.Store(t)
 	ctx := context.Background()
-	batch := prepare(t,
-		shape{id: "o_1", lines: 3, refunds: 2, packages: 2, amount: 9900}.payload(t),
-		shape{id: "o_2", lines: 1, amount: 100}.payload(t))
+	batch := twoOrders(t)
 	res, err := s.UpsertOrders(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
@@ -315,9 +321,7 @@ func TestReplayReproducesRows(t *testing.T) {
 	t.Parallel()
 	s := storetest.Store(t)
 	ctx := context.Background()
-	batch := prepare(t,
-		shape{id: "o_1", lines: 3, refunds: 2, packages: 2, amount: 9900}.payload(t),
-		shape{id: "o_2", lines: 1, amount: 100}.payload(t))
+	batch := twoOrders(t)
 	if _, err := s.UpsertOrders(ctx, batch); err != nil {
 		t.Fatal(err)
 	}

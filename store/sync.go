@@ -199,7 +199,7 @@ func (s *Store) RecordFailures(ctx context.Context, fs []Failure) error {
 		b.Queue(`
 			INSERT INTO sync_failures (order_id, app_id, error, update_time, list_item, run_id)
 			VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (order_id) DO UPDATE SET
+			ON CONFLICT (app_id, order_id) DO UPDATE SET
 				error = excluded.error,
 				attempts = sync_failures.attempts + 1,
 				update_time = coalesce(excluded.update_time, sync_failures.update_time),

@@ -356,10 +356,3 @@ func TestMutateChangesOrders(t *testing.T) {
 		}
 	}
 }
-
-func BenchmarkGenerate(b *testing.B) {
-	for b.Loop() {
-		s := fetchtest.New(fetchtest.Options{Seed: 1, Orders: 3000, From: t0, To: tEnd})
-		s.Orders()
-	}
-}

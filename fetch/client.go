@@ -234,6 +234,24 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// SetShare divides the list and detail pace among members processes that call the API for
+// the shop, this one included: each paces at Rate × (1 − Headroom) / members. It applies
+// to every call that starts waiting for its turn from now on. A pace that refusals have
+// lowered stays as far below its new ceiling as it was below the old one.
+//
+// members < 1 says that the other processes no longer count this one (it could not renew
+// its share) and may be spending the whole rate: it then calls at a thirty-second of the
+// full pace, the lowest refusals take it to, which is about what the others' Headroom
+// leaves unused. Safe for concurrent use.
+func (c *Client) SetShare(members int) {
+	n := float64(members)
+	if members < 1 {
+		n = floorFraction
+	}
+	c.list.pacer.share(n)
+	c.detail.pacer.share(n)
+}
+
 // credentialKey fingerprints the credentials: a SHA-256, from which the secret cannot be
 // recovered, that names the tokens they fetch.
 func credentialKey(appID, clientID string, secret Secret) string {

@@ -8,18 +8,21 @@ import (
 	"golang.org/x/time/rate"
 )
 
+// floorFraction is how far below its ceiling refusals may push a pace.
+const floorFraction = 32
+
 // pacer spaces the calls of one endpoint, shared by all goroutines. Its pace drops by half
-// when the API refuses a burst and climbs back by a fortieth of its maximum with each call
+// when the API refuses a burst and climbs back by a fortieth of its ceiling with each call
 // that succeeds (additive increase, multiplicative decrease), so that a storm of refusals
-// quiets the client in a few calls and a passing one costs little throughput.
+// quiets the client in a few calls and a passing one costs little throughput. The ceiling
+// is the full pace divided among the processes that share the shop's rate.
 type pacer struct {
 	lim *rate.Limiter
 
 	mu   sync.Mutex
-	max  float64 // the pace it returns to, calls/s
-	min  float64 // the lowest it goes
+	full float64 // the ceiling of a process that has the rate to itself, calls/s
+	max  float64 // the pace it returns to: its share of full
 	cur  float64
-	step float64
 	// gen counts slow-downs. A refusal of a call sent before the latest slow-down says
 	// nothing new: the calls in flight when a storm starts all come back refused, and they
 	// must halve the pace once, not once each.
@@ -29,10 +32,9 @@ type pacer struct {
 func newPacer(perSec float64, burst int) *pacer {
 	return &pacer{
 		lim:  rate.NewLimiter(rate.Limit(perSec), burst),
+		full: perSec,
 		max:  perSec,
-		min:  perSec / 32,
 		cur:  perSec,
-		step: perSec / 40,
 	}
 }
 
@@ -52,12 +54,12 @@ func (p *pacer) wait(ctx context.Context) (uint64, error) {
 	return gen, nil
 }
 
-// succeeded lets the pace climb back towards its maximum.
+// succeeded lets the pace climb back towards its ceiling.
 func (p *pacer) succeeded() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur < p.max {
-		p.cur = min(p.max, p.cur+p.step)
+		p.cur = min(p.max, p.cur+p.max/40)
 		p.lim.SetLimit(rate.Limit(p.cur))
 	}
 }
@@ -67,13 +69,26 @@ func (p *pacer) succeeded() {
 func (p *pacer) slowDown(gen uint64) (float64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if gen != p.gen || p.cur <= p.min {
+	floor := p.max / floorFraction
+	if gen != p.gen || p.cur <= floor {
 		return p.cur, false
 	}
 	p.gen++
-	p.cur = max(p.min, p.cur/2)
+	p.cur = max(floor, p.cur/2)
 	p.lim.SetLimit(rate.Limit(p.cur))
 	return p.cur, true
+}
+
+// share sets the ceiling to the full pace divided by n. The current pace moves with it,
+// staying as far below the ceiling as refusals had put it: a slow-down answered a crowded
+// API, which a new share does not make less crowded.
+func (p *pacer) share(n float64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ceiling := p.full / n
+	p.cur = min(ceiling, p.cur*ceiling/p.max)
+	p.max = ceiling
+	p.lim.SetLimit(rate.Limit(p.cur))
 }
 
 // pace is the current pace in calls/s.

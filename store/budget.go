@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+const (
+	// budgetBeat is how often a member of a shop's budget renews its row and counts the
+	// others.
+	budgetBeat = 250 * time.Millisecond
+	// budgetTTL is how long a row counts after its last renewal. It is generous beside the
+	// beat because the errors are not alike: a live member taken for dead lets the others
+	// exceed the rate, while a dead one still counted only idles its share for two seconds.
+	budgetTTL = 2 * time.Second
+	// budgetSettle is how long a member that the others did not count waits before it
+	// takes a share: each of them notices it within a beat and its query, and a second
+	// beat leaves room for a slow query.
+	budgetSettle = 2 * budgetBeat
+	// leaveTimeout bounds the delete of a member's row, run after its context may be done.
+	leaveTimeout = 2 * time.Second
+)
+
+// The row of the member worker of shop $1 ($2) is renewed (or made anew: the others may
+// have deleted it as dead), rows dead for budgetTTL ($3) are deleted, and the other live
+// members are counted. SKIP LOCKED because members revived together (the database is
+// back) would otherwise each wait to delete a row that its owner is renewing: a deadlock.
+// A statement does not see its own writes, hence the count of the others.
+const heartbeatSQL = `
+WITH me AS (
+	INSERT INTO api_budget (app_id, worker) VALUES ($1, $2)
+	ON CONFLICT (app_id, worker) DO UPDATE SET heartbeat_at = now()
+), dead AS (
+	DELETE FROM api_budget WHERE (app_id, worker) IN (
+		SELECT app_id, worker FROM api_budget
+		WHERE app_id = $1 AND worker <> $2 AND heartbeat_at < now() - $3::interval
+		FOR UPDATE SKIP LOCKED)
+)
+SELECT count(*) FROM api_budget
+WHERE app_id = $1 AND worker <> $2 AND heartbeat_at >= now() - $3::interval`
+
+// JoinBudget makes this process a member of the shop appID's API budget until leave is
+// called: every process that calls the API for the shop, whatever its command, joins, and
+// each paces its calls at the shop's rate divided by the members that are alive.
+//
+// onShare is told the number of members, this one included: once before JoinBudget
+// returns, then whenever it changes, never after leave returns, and never concurrently
+// (pass fetch.Client.SetShare). It is told 0 when this process could not renew its
+// membership for so long that the others count it out and may be spending the whole
+// rate; until then a failing renewal keeps the last share. Renewals stop when ctx ends.
+//
+// When others are already members, JoinBudget returns only after each has had the time
+// to count this one and lower its pace, a few hundred milliseconds, so that the shop's
+// rate is never exceeded while the share changes hands. leave removes the membership
+// within a few seconds, even after ctx has ended; it may be called more than once.
+func (s *Store) JoinBudget(ctx context.Context, appID string, onShare func(members int)) (leave func(), err error) {
+	host, _ := os.Hostname()
+	m := &member{s: s, appID: appID, onShare: onShare,
+		worker: fmt.Sprintf("%s:%d:%08x", host, os.Getpid(), rand.Uint32())}
+	sent := time.Now()
+	others, err := m.join(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("join the API budget of shop %s: %w", appID, err)
+	}
+	if others > 0 {
+		if err := sleep(ctx, budgetSettle); err != nil {
+			m.delete(ctx)
+			return nil, err
+		}
+		sent = time.Now()
+		if others, err = m.heartbeat(ctx); err != nil {
+			m.delete(ctx)
+			return nil, fmt.Errorf("join the API budget of shop %s: %w", appID, err)
+		}
+	}
+	m.lastOK = sent
+	m.report(others + 1)
+	m.log(ctx, slog.LevelDebug, "joined the shop's API budget", slog.Int("members", others+1))
+
+	hctx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go m.run(hctx, done)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			stop()
+			<-done // so that no renewal brings the row back after the delete
+			m.delete(ctx)
+		})
+	}, nil
+}
+
+// member is one process's membership of a shop's budget. Its fields belong to the
+// goroutine that renews it.
+type member struct {
+	s             *Store
+	appID, worker string
+	onShare       func(members int)
+	members       int       // as last reported
+	lastOK        time.Time // when the last successful renewal was sent
+	failures      int       // renewals failed in a row
+	lapsed        bool      // reported 0: the others may have counted it out
+	quietUntil    time.Time // back from a lapse, it takes no share before this
+}
+
+// join inserts the member's row and counts the others. Joins of one shop are serialised
+// by a transaction-level advisory lock, so that of two processes starting together the
+// second sees the first and waits for it to give way: without it, each could miss the
+// other and both call at the full rate until their next beat.
+func (m *member) join(ctx context.Context) (others int, err error) {
+	err = pgx.BeginFunc(ctx, m.s.pool, func(tx pgx.Tx) error {
+		// The one-key lock space, apart from the scheduler's two-key locks.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('ordersync:api_budget:' || $1, 0))`, m.appID); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, heartbeatSQL, m.appID, m.worker, budgetTTL).Scan(&others)
+	})
+	return others, err
+}
+
+// heartbeat renews the member's row and counts the others.
+func (m *member) heartbeat(ctx context.Context) (others int, err error) {
+	ctx, cancel := context.WithTimeout(ctx, budgetBeat)
+	defer cancel()
+	err = m.s.pool.QueryRow(ctx, heartbeatSQL, m.appID, m.worker, budgetTTL).Scan(&others)
+	return others, err
+}
+
+// run renews the membership every beat until ctx ends, then closes done.
+func (m *member) run(ctx context.Context, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(budgetBeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		sent := time.Now()
+		others, err := m.heartbeat(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			m.failed(ctx, err)
+			continue
+		}
+		if m.failures > 0 {
+			m.log(ctx, slog.LevelInfo, "renewed the API budget membership again", slog.Int("failures", m.failures))
+			m.failures = 0
+		}
+		m.lastOK = sent
+		if m.lapsed {
+			m.lapsed = false
+			m.quietUntil = sent.Add(budgetSettle)
+		}
+		if time.Now().Before(m.quietUntil) {
+			continue
+		}
+		m.report(others + 1)
+	}
+}
+
+// failed keeps the last share after a failed renewal, until the others may have counted
+// this member out: from then on they may spend the whole rate, and it reports 0.
+func (m *member) failed(ctx context.Context, err error) {
+	m.failures++
+	level := slog.LevelDebug
+	if m.failures == 1 {
+		level = slog.LevelWarn
+	}
+	m.log(ctx, level, "could not renew the API budget membership",
+		slog.Int("members", m.members), slog.Int("failures", m.failures), slog.String("error", err.Error()))
+	// Before the next beat the row may pass budgetTTL in the others' eyes.
+	if !m.lapsed && time.Since(m.lastOK)+budgetBeat >= budgetTTL {
+		m.lapsed = true
+		m.log(ctx, slog.LevelWarn, "the shop's other processes now count this one out; giving up its share of the API rate",
+			slog.Int("failures", m.failures))
+		m.report(0)
+	}
+}
+
+func (m *member) report(members int) {
+	if members != m.members {
+		m.members = members
+		m.onShare(members)
+	}
+}
+
+func (m *member) log(ctx context.Context, level slog.Level, msg string, attrs ...slog.Attr) {
+	m.s.log.LogAttrs(ctx, level, msg, append([]slog.Attr{slog.String("app_id", m.appID), slog.String("worker", m.worker)}, attrs...)...)
+}
+
+// delete removes the member's row; should it fail, the row dies within budgetTTL anyway.
+func (m *member) delete(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), leaveTimeout)
+	defer cancel()
+	if _, err := m.s.pool.Exec(ctx, `DELETE FROM api_budget WHERE app_id = $1 AND worker = $2`, m.appID, m.worker); err != nil {
+		m.log(ctx, slog.LevelWarn, "could not leave the API budget; the membership will lapse", slog.String("error", err.Error()))
+	}
+}
+
+// sleep waits for d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,7 +1,5 @@
 package order
 
-import "time"
-
 // Detail is the data object of order detail 2.0 (xe.ecommerce.order.detail/1.0.0).
 // The JSON names are the API's; Flatten turns them into column names unchanged.
 type Detail struct {
@@ -13,10 +11,6 @@ type Detail struct {
 	PaymentInfo       PaymentInfo       `json:"payment_info"`
 	PriceInfo         PriceInfo         `json:"price_info"`
 	ThirdPartyInfo    ThirdPartyInfo    `json:"third_party_info"`
-
-	// UpdateTime is the order's change cursor. The detail has no such field: it comes from
-	// the order's list item (order_info.update_time), and the caller sets it.
-	UpdateTime time.Time `json:"-"`
 }
 
 type BuyerInfo struct {

@@ -6,24 +6,8 @@ import (
 )
 
 // Rows holds rows for every table, indexed by TableID; each row holds its table's columns
-// in order, nil for NULL. Rows of several orders may share one Rows (see Append).
+// in order, nil for NULL.
 type Rows [NumTables][][]any
-
-// Len is the number of rows in all tables.
-func (r *Rows) Len() int {
-	n := 0
-	for _, t := range r {
-		n += len(t)
-	}
-	return n
-}
-
-// Append adds the rows of o to r.
-func (r *Rows) Append(o *Rows) {
-	for i := range r {
-		r[i] = append(r[i], o[i]...)
-	}
-}
 
 // The kinds of the three discount lists, as stored in the discount tables' kind column.
 const (
@@ -40,18 +24,21 @@ type sqlValuer interface{ SQL() any }
 // when has_result is true or any of its fields is set; a list element whose fields are all
 // empty or zero (the placeholder the docs show) is no row, but keeps its position: positions
 // (line_no, package_no, refund_no, entry_no) are 0-based indexes in the API's lists.
-func Flatten(d *Detail) *Rows {
+//
+// updated is the order's change cursor, orders.update_time: the detail has no such field,
+// it comes from the order's list item (order_info.update_time). Zero is NULL.
+func Flatten(d *Detail, updated time.Time) *Rows {
 	var r Rows
 	id := string(d.OrderInfo.OrderID)
 	ie := &d.InternalExtraInfo
 	key := []any{id}
 
 	orders := r.add(TOrders, true, key, &d.OrderInfo, &d.GoodsInfo, &ie.AfterSaleInfo, &ie.LogisticsInfo, &ie.RefundInfo)
-	var updated any
-	if !d.UpdateTime.IsZero() {
-		updated = d.UpdateTime.In(Shanghai)
+	var cursor any
+	if !updated.IsZero() {
+		cursor = updated.In(Shanghai)
 	}
-	r[TOrders][0] = append(orders, updated)
+	r[TOrders][0] = append(orders, cursor)
 
 	r.add(TBuyers, false, key, &d.BuyerInfo)
 	r.add(TPrices, false, key, &d.PriceInfo)

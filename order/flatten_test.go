@@ -80,8 +80,7 @@ func TestFlattenGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d.UpdateTime = time.Date(2026, 1, 1, 0, 0, 0, 0, Shanghai)
-			got := render(Flatten(d))
+			got := render(Flatten(d, time.Date(2026, 1, 1, 0, 0, 0, 0, Shanghai)))
 			golden := filepath.Join("../testdata/golden", name+".json")
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
@@ -131,7 +130,7 @@ func BenchmarkDecodeFlatten(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			_ = Flatten(d)
+			_ = Flatten(d, time.Time{})
 		}
 	})
 	b.Run("baseline=json-map", func(b *testing.B) {

@@ -121,7 +121,7 @@ func TestSectionsAndListsMeaningNothing(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", empty, err)
 		}
-		r := Flatten(d)
+		r := Flatten(d, time.Time{})
 		got := map[string]int{}
 		for _, tab := range Tables {
 			if n := len(r[tab.ID]); n > 0 {
@@ -193,7 +193,7 @@ func TestPlaceholderElementsAreNoRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Flatten(d)
+	r := Flatten(d, time.Time{})
 	if n := len(r[TGoods]); n != 1 || r[TGoods][0][1] != 1 {
 		t.Errorf("goods rows = %v, want only line_no 1", r[TGoods])
 	}

@@ -21,48 +21,55 @@ import (
 // maxReply bounds a reply body; a list page of 100 orders is a few hundred kB.
 const maxReply = 32 << 20
 
-// call makes one API call, retrying what may pass, and returns the reply's data. params is
-// the JSON object of a business call's body, without access_token; nil for the token call.
-//
-// It returns the context's error when ctx ends, an *APIError for a call that failed, wrapped
-// with the attempts made when it failed after retries, or a *corruptDataError.
 // maxRefreshes bounds the token refreshes of one call.
 const maxRefreshes = 3
 
-func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.RawMessage, error) {
+// maxBadReplies bounds the attempts of a call whose replies come back as HTTP 200 but
+// unreadable (cut short, not JSON, no envelope): such a reply is usually the same on every
+// attempt, so a few attempts tell a glitch from a broken order without spending a minute.
+const maxBadReplies = 3
+
+// call makes one API call, retrying what may pass, and returns the reply's data and its
+// whole body. params is the JSON object of a business call's body, without access_token;
+// nil for the token call.
+//
+// It returns the context's error when ctx ends, an *APIError for a call that failed, or a
+// *RetryError around one when the call failed after retries.
+func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (data json.RawMessage, body []byte, err error) {
 	start := time.Now()
 	var stale string // a token the API rejected, so not to be used again
 	// justRefreshed says the last attempt used a token refreshed for this call: rejected
 	// again at once, refreshing more would only loop. A token that served other answers
 	// first (busy, refused) and was rejected later has expired anew during the call's
 	// retries, and earns a refresh of its own, up to maxRefreshes per call.
-	justRefreshed, refreshes := false, 0
+	justRefreshed, refreshes, badReplies := false, 0, 0
 	for attempt := 1; ; attempt++ {
 		var tok string
 		if ep != c.token {
 			var err error
 			if tok, err = c.tokens.get(ctx, stale); err != nil {
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return nil, nil, ctx.Err()
 				}
-				return nil, fmt.Errorf("get access token: %w", err)
+				return nil, nil, fmt.Errorf("%w: %w", ErrNoToken, err)
 			}
 		}
 		waitStart := time.Now()
 		gen, err := ep.pacer.wait(ctx)
 		c.obs.RateWait(ep.name, time.Since(waitStart))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 
-		data, err := c.attempt(ctx, ep, tok, params)
+		data, body, err := c.attempt(ctx, ep, tok, params)
 		if err == nil {
 			ep.pacer.succeeded()
-			return data, nil
+			c.lastOK.Store(time.Now().UnixNano())
+			return data, body, nil
 		}
 		var ae *APIError
 		if !errors.As(err, &ae) {
-			return nil, err // the context's error, a corrupt payload: nothing to retry
+			return nil, nil, err // the context's error: nothing to retry
 		}
 		if ae.Kind != KindTokenExpired {
 			justRefreshed = false
@@ -70,7 +77,7 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.Ra
 		switch ae.Kind {
 		case KindTokenExpired:
 			if ep == c.token || justRefreshed || refreshes == maxRefreshes {
-				return nil, err
+				return nil, nil, err
 			}
 			// Refresh once, then try again at once: the token, not the API, was at fault.
 			justRefreshed, stale = true, tok
@@ -83,23 +90,33 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (json.Ra
 					slog.String("endpoint", ep.name), slog.Int("code", ae.Code),
 					slog.Float64("calls_per_second", math.Round(pace*100)/100))
 			}
-		case KindTransient:
+		case KindTransient, KindMalformed:
+			if ae.Code == 0 && ae.HTTPStatus == http.StatusOK {
+				badReplies++ // a 200 that is no envelope, or whose data is broken
+			}
 		default:
-			return nil, err
+			return nil, nil, err
 		}
 
 		wait := c.backoff(attempt, ae)
 		elapsed := time.Since(start)
-		if attempt >= c.maxAttempts || elapsed+wait > c.maxRetryTime {
-			return nil, fmt.Errorf("gave up after %d attempts in %s: %w", attempt, elapsed.Round(time.Millisecond), err)
+		if attempt >= c.maxAttempts || badReplies >= maxBadReplies || elapsed+wait > c.maxRetryTime {
+			isolated := c.lastOK.Load() > start.UnixNano()
+			return nil, nil, &RetryError{Attempts: attempt, Elapsed: elapsed, Isolated: isolated, Err: err}
 		}
 		c.obs.Retry(ep.name, ae.Kind)
-		c.log.LogAttrs(ctx, slog.LevelDebug, "xiaoe call failed; retrying",
+		level := slog.LevelDebug
+		if attempt == 3 {
+			// Say it once at the default level, a few seconds in: the API is not answering.
+			level = slog.LevelWarn
+		}
+		c.log.LogAttrs(ctx, level, "xiaoe call failed; retrying",
 			slog.String("endpoint", ep.name), slog.Int("attempt", attempt),
 			slog.String("kind", ae.Kind.String()), slog.Int("code", ae.Code),
-			slog.Int("http_status", ae.HTTPStatus), slog.Int64("backoff_ms", wait.Milliseconds()))
+			slog.Int("http_status", ae.HTTPStatus), slog.Int64("backoff_ms", wait.Milliseconds()),
+			slog.String("error", ae.Error()))
 		if err := sleep(ctx, wait); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 }
@@ -128,12 +145,12 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // attempt makes one HTTP request and interprets its reply.
-func (c *Client) attempt(ctx context.Context, ep *endpoint, tok string, params []byte) (json.RawMessage, error) {
+func (c *Client) attempt(ctx context.Context, ep *endpoint, tok string, params []byte) (json.RawMessage, []byte, error) {
 	actx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
 	req, err := c.newRequest(actx, ep, tok, params)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	start := time.Now()
 	resp, err := c.hc.Do(req)
@@ -146,20 +163,21 @@ func (c *Client) attempt(ctx context.Context, ep *endpoint, tok string, params [
 	if err != nil {
 		c.obs.Call(ep.name, -1, d)
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
 		ae := &APIError{Endpoint: ep.name, Kind: KindTransient, Err: sanitizeError(err)}
 		if actx.Err() != nil {
 			ae.Err = fmt.Errorf("no reply within %s: %w", c.requestTimeout, ae.Err)
 		}
-		return nil, ae
+		return nil, nil, ae
 	}
 	if len(body) > maxReply {
 		c.obs.Call(ep.name, -resp.StatusCode, d)
-		return nil, &APIError{Endpoint: ep.name, HTTPStatus: resp.StatusCode, Kind: KindInvalid,
-			Msg: fmt.Sprintf("reply larger than %d bytes", maxReply)}
+		return nil, nil, &APIError{Endpoint: ep.name, HTTPStatus: resp.StatusCode, Kind: KindInvalid,
+			Msg: fmt.Sprintf("reply larger than %d bytes", maxReply), Reply: body[:maxReply]}
 	}
-	return c.interpret(ep, resp, body, d)
+	data, err := c.interpret(ep, resp, body, d)
+	return data, body, err
 }
 
 // newRequest builds the request of one attempt. The token call is a GET with the
@@ -218,11 +236,10 @@ func (c *Client) interpret(ep *endpoint, resp *http.Response, body []byte, d tim
 	jsonErr := json.Unmarshal(body, &env)
 	code, hasCode := parseCode(env.Code)
 	if jsonErr != nil || !hasCode || resp.StatusCode != http.StatusOK {
-		if resp.StatusCode == http.StatusOK {
-			if data, ok := corruptData(body); ok {
-				c.obs.Call(ep.name, 0, d)
-				return nil, &corruptDataError{endpoint: ep.name, data: data}
-			}
+		if resp.StatusCode == http.StatusOK && corruptData(body) {
+			c.obs.Call(ep.name, 0, d)
+			return nil, &APIError{Endpoint: ep.name, HTTPStatus: resp.StatusCode, Kind: KindMalformed,
+				Msg: "the reply says success, but its data is cut short or not JSON", Reply: body}
 		}
 		c.obs.Call(ep.name, -resp.StatusCode, d)
 		cl := classifyHTTP(ep.name, resp.StatusCode)
@@ -236,13 +253,13 @@ func (c *Client) interpret(ep *endpoint, resp *http.Response, body []byte, d tim
 			}
 		}
 		return nil, &APIError{Endpoint: ep.name, HTTPStatus: resp.StatusCode, Msg: msg,
-			Kind: cl.kind, Todo: cl.todo, retryAfter: retryAfter(resp)}
+			Kind: cl.kind, Todo: cl.todo, retryAfter: retryAfter(resp), Reply: body}
 	}
 	c.obs.Call(ep.name, code, d)
 	if code != 0 {
 		cl := classifyCode(code)
 		return nil, &APIError{Endpoint: ep.name, Code: code, Msg: c.red.redact(text(env.Msg)),
-			HTTPStatus: resp.StatusCode, Kind: cl.kind, Todo: cl.todo}
+			HTTPStatus: resp.StatusCode, Kind: cl.kind, Todo: cl.todo, Reply: body}
 	}
 	return env.Data, nil
 }
@@ -305,45 +322,33 @@ func retryAfter(resp *http.Response) time.Duration {
 	return min(time.Duration(s)*time.Second, time.Minute)
 }
 
-// corruptDataError is a reply that says code 0 but whose data is not valid JSON: a corrupt
-// payload, which the next attempt would return again, unlike a proxy's error page.
-type corruptDataError struct {
-	endpoint string
-	data     []byte // the data member from its start to the end of the reply
-}
-
-func (e *corruptDataError) Error() string {
-	return "xiaoe " + e.endpoint + ": the reply's data is not valid JSON"
-}
-
 // corruptData recognises a reply that is a JSON object whose code is 0 and whose data
-// member is malformed, and returns the bytes from the data member on.
-func corruptData(body []byte) ([]byte, bool) {
+// member is malformed or cut short: the API's answer, which the next attempt would most
+// likely return again, unlike a proxy's error page.
+func corruptData(body []byte) bool {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, false
+		return false
 	}
 	codeZero := false
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, false
+			return false
 		}
 		key, _ := t.(string)
-		off := dec.InputOffset()
 		var raw json.RawMessage
 		err = dec.Decode(&raw)
 		var se *json.SyntaxError
 		switch {
-		case key == "data" && codeZero && errors.As(err, &se):
-			data := bytes.TrimLeft(body[off:], " \t\r\n:")
-			return data, true
+		case key == "data" && codeZero && (errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF)):
+			return true
 		case err != nil:
-			return nil, false
+			return false
 		case key == "code":
 			n, ok := parseCode(raw)
 			codeZero = ok && n == 0
 		}
 	}
-	return nil, false
+	return false
 }

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -144,6 +145,10 @@ type Client struct {
 
 	token, list, detail *endpoint
 	tokens              *tokenSource
+
+	// lastOK is when a call last succeeded (Unix nanoseconds): a call that keeps failing
+	// while others succeed is failing on its own, not because the API is down.
+	lastOK atomic.Int64
 }
 
 // endpoint is one API path and its pacer.

@@ -6,54 +6,37 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-
-	"ordersync/order"
 )
 
-// OrderDetail returns the order's detail 2.0, decoded, and the reply's data object as
-// received (raw).
+// OrderDetail returns the data object of the order's detail 2.0, as received, and the
+// whole reply it came in. It does not decode the detail: that is order.Prepare's job.
 //
-// When the payload cannot be decoded the error wraps an *order.DecodeError (errors.As) and
-// raw holds what was received, for the failure queue; such a call is not retried. A reply
-// with code 0 and no data is an error wrapping ErrNotFound.
-func (c *Client) OrderDetail(ctx context.Context, orderID string) (d *order.Detail, raw json.RawMessage, err error) {
-	defer func() {
-		if err != nil {
-			err = fmt.Errorf("order detail %s: %w", orderID, err)
-		}
-	}()
+// On failure reply is the body of the last reply received, whatever it was (nil when none
+// came), for the failure queue. A reply with code 0 and no data is an error wrapping
+// ErrNotFound.
+func (c *Client) OrderDetail(ctx context.Context, orderID string) (data json.RawMessage, reply []byte, err error) {
 	if orderID == "" {
-		return nil, nil, errors.New("no order id")
+		return nil, nil, errors.New("order detail: no order id")
 	}
 	params, err := json.Marshal(struct {
 		OrderID string `json:"order_id"`
 	}{orderID})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("order detail %s: %w", orderID, err)
 	}
-	data, err := c.call(ctx, c.detail, params)
+	data, reply, err = c.call(ctx, c.detail, params)
 	if err != nil {
-		var ce *corruptDataError
-		if errors.As(err, &ce) {
-			if _, derr := order.Decode(ce.data); derr != nil {
-				return nil, ce.data, derr
-			}
-			return nil, ce.data, &order.DecodeError{Err: err}
+		var ae *APIError
+		if errors.As(err, &ae) {
+			reply = ae.Reply
 		}
-		return nil, nil, err
+		return nil, reply, fmt.Errorf("order detail %s: %w", orderID, err)
 	}
 	if isEmptyJSON(data) {
-		return nil, nil, &APIError{Endpoint: EndpointDetail, Kind: KindNotFound,
-			Msg: fmt.Sprintf("the reply's data is %s: no such order?", bytes.TrimSpace(orEmpty(data)))}
+		return nil, reply, fmt.Errorf("order detail %s: %w", orderID, &APIError{Endpoint: EndpointDetail, Kind: KindNotFound,
+			Msg: fmt.Sprintf("the reply's data is %s: no such order?", bytes.TrimSpace(orEmpty(data))), Reply: reply})
 	}
-	d, err = order.Decode(data)
-	if err != nil {
-		return nil, data, err
-	}
-	if got := string(d.OrderInfo.OrderID); got != "" && got != orderID {
-		return nil, data, fmt.Errorf("the API answered with order %s", got)
-	}
-	return d, data, nil
+	return data, reply, nil
 }
 
 // isEmptyJSON reports the spellings of "nothing": missing, null, "", [] and {}.

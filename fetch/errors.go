@@ -29,6 +29,10 @@ const (
 	KindInvalid
 	// KindNotFound: the order does not exist (an empty detail, no list item).
 	KindNotFound
+	// KindMalformed: a reply that says code 0 but whose data cannot be read (cut short,
+	// not JSON). The API answered for this order; a few attempts, then the order is the
+	// caller's to queue.
+	KindMalformed
 )
 
 var kindNames = [...]string{
@@ -38,6 +42,7 @@ var kindNames = [...]string{
 	KindConfig:       "configuration",
 	KindInvalid:      "invalid request",
 	KindNotFound:     "not found",
+	KindMalformed:    "malformed reply",
 }
 
 func (k Kind) String() string {
@@ -56,6 +61,9 @@ var (
 	ErrConfig       = errors.New("xiaoe: configuration error")
 	ErrInvalid      = errors.New("xiaoe: invalid request")
 	ErrNotFound     = errors.New("xiaoe: not found")
+	ErrMalformed    = errors.New("xiaoe: malformed reply")
+	// ErrNoToken is wrapped by the error of a call that could not get an access token.
+	ErrNoToken = errors.New("no access token")
 )
 
 func (k Kind) sentinel() error {
@@ -72,6 +80,8 @@ func (k Kind) sentinel() error {
 		return ErrInvalid
 	case KindNotFound:
 		return ErrNotFound
+	case KindMalformed:
+		return ErrMalformed
 	}
 	return nil
 }
@@ -88,6 +98,9 @@ type APIError struct {
 	Todo string
 	// Err is the cause of a transport failure (its URL sanitized), or nil.
 	Err error
+	// Reply is the body of the reply as received, or nil when none came. It may hold the
+	// data of an order; it is never part of the error's text.
+	Reply []byte
 
 	retryAfter time.Duration // the reply's Retry-After, if any
 }
@@ -192,11 +205,17 @@ func classifyCode(code int) codeClass {
 func codeMeaning(code int) string { return classifyCode(code).what }
 
 // classifyHTTP is the classification of a reply that carries no API envelope: an HTTP error
-// status, or a 200 whose body is not JSON.
+// status, or a 200 whose body is not JSON. Like the API's codes, only what may pass is
+// transient: a gateway that cannot reach the API, a timeout, a busy server. A status that
+// says the request itself will never be served (501, 505) fails at once.
 func classifyHTTP(endpoint string, status int) codeClass {
 	switch {
 	case status == http.StatusTooManyRequests:
 		return codeClass{KindRateLimited, "too many requests", ""}
+	case status == http.StatusNotImplemented, status == http.StatusHTTPVersionNotSupported:
+		return codeClass{KindConfig, "not served", "check XE_BASE_URL (normally https://api.xiaoe-tech.com): the server there does not serve this API"}
+	case status == http.StatusNetworkAuthenticationRequired:
+		return codeClass{KindConfig, "a network login is required", "this server's network wants a login before it reaches the API"}
 	case status >= 500, status == http.StatusRequestTimeout, status == http.StatusOK:
 		return codeClass{KindTransient, "", ""}
 	case status == http.StatusNotFound && endpoint == EndpointToken:
@@ -209,6 +228,32 @@ func classifyHTTP(endpoint string, status int) codeClass {
 		return codeClass{KindConfig, "refused", "check the credentials and this server's IP whitelisting in " + consoleHint}
 	}
 	return codeClass{KindInvalid, "", "an HTTP status this client does not expect; check XE_BASE_URL"}
+}
+
+// ErrIsolated is wrapped by the error of a call that failed after its retries while other
+// calls of the same client succeeded: the failure is this call's (one order's reply), not
+// the API's as a whole.
+var ErrIsolated = errors.New("xiaoe: other calls succeeded meanwhile")
+
+// RetryError is a call that failed after retries.
+type RetryError struct {
+	Attempts int
+	Elapsed  time.Duration
+	// Isolated says that other calls of the client succeeded since this one's first
+	// attempt.
+	Isolated bool
+	Err      error // the last attempt's error
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%v (after %d attempts in %s)", e.Err, e.Attempts, e.Elapsed.Round(time.Millisecond))
+}
+
+func (e *RetryError) Unwrap() []error {
+	if e.Isolated {
+		return []error{e.Err, ErrIsolated}
+	}
+	return []error{e.Err}
 }
 
 // CountMismatchError reports a window whose listed orders do not add up to the API's total.

@@ -30,19 +30,24 @@ func Example() {
 	}
 	ctx := context.Background()
 	w := fetch.Window{Field: fetch.UpdateTime, Start: from, End: from.AddDate(0, 0, 31)}
-	items, err := c.ListWindow(ctx, w, 0)
+	items, err := c.ListAll(ctx, w, 0)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	d, raw, err := c.OrderDetail(ctx, items[0].OrderID)
+	data, _, err := c.OrderDetail(ctx, items[0].OrderID)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	p, err := order.Prepare(order.Payload{OrderID: items[0].OrderID, UpdateTime: items[0].UpdateTime, Detail: data, ListItem: items[0].Raw})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	fmt.Println(len(items), "orders in", w)
-	fmt.Println(string(d.OrderInfo.OrderID) == items[0].OrderID, len(raw) > 0)
+	fmt.Println(p.OrderID == items[0].OrderID, len(p.Rows[order.TOrders]))
 	// Output:
 	// 120 orders in update_time 2026-03-01 00:00:00..2026-04-01 00:00:00
-	// true true
+	// true 1
 }

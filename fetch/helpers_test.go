@@ -204,12 +204,12 @@ func pool(ctx context.Context, c *fetch.Client, ids []string, n int) (map[string
 	}()
 	together(n, func(int) {
 		for id := range next {
-			_, raw, err := c.OrderDetail(ctx, id)
+			data, _, err := c.OrderDetail(ctx, id)
 			mu.Lock()
 			if err != nil {
 				errs = append(errs, err)
 			} else {
-				got[id] = raw
+				got[id] = data
 			}
 			mu.Unlock()
 		}

@@ -17,8 +17,8 @@ import (
 // MaxPageSize is the largest page the list API serves.
 const MaxPageSize = 100
 
-// ListRequest asks for one page of the order list 2.0.
-type ListRequest struct {
+// listRequest asks for one page of the order list 2.0.
+type listRequest struct {
 	// Window filters and sorts (ascending) the orders. It may be zero only with OrderID,
 	// and then the API applies its default: orders created in the last month.
 	Window   Window
@@ -36,8 +36,8 @@ type ListItem struct {
 	Raw         json.RawMessage
 }
 
-// ListPage is one page of the list, and the API's count of the orders that match.
-type ListPage struct {
+// listPage is one page of the list, and the API's count of the orders that match.
+type listPage struct {
 	Items []ListItem
 	Total int
 }
@@ -56,8 +56,8 @@ type listParams struct {
 	CreatedTimeEnd   string `json:"created_time_end,omitempty"`
 }
 
-// ListOrders returns one page of the orders in req.Window, ascending by the window's field.
-func (c *Client) ListOrders(ctx context.Context, req ListRequest) (page *ListPage, err error) {
+// listOrders returns one page of the orders in req.Window, ascending by the window's field.
+func (c *Client) listOrders(ctx context.Context, req listRequest) (page *listPage, err error) {
 	defer func() {
 		if err != nil {
 			what := req.Window.String()
@@ -90,14 +90,14 @@ func (c *Client) ListOrders(ctx context.Context, req ListRequest) (page *ListPag
 	if err != nil {
 		return nil, err
 	}
-	data, err := c.call(ctx, c.list, params)
+	data, _, err := c.call(ctx, c.list, params)
 	if err != nil {
 		return nil, err
 	}
 	return parseListPage(data)
 }
 
-func parseListPage(data json.RawMessage) (*ListPage, error) {
+func parseListPage(data json.RawMessage) (*listPage, error) {
 	var d struct {
 		List  json.RawMessage `json:"list"`
 		Total json.RawMessage `json:"total"`
@@ -116,7 +116,7 @@ func parseListPage(data json.RawMessage) (*ListPage, error) {
 		}
 	}
 	// Otherwise an empty list, sent as null, {} or "" by the PHP behind the API.
-	page := &ListPage{Total: total, Items: make([]ListItem, 0, len(raws))}
+	page := &listPage{Total: total, Items: make([]ListItem, 0, len(raws))}
 	for i, raw := range raws {
 		var head struct {
 			OrderInfo struct {
@@ -144,76 +144,88 @@ func parseListPage(data json.RawMessage) (*ListPage, error) {
 // maxRestarts bounds how often ListWindow starts over because the total changed.
 const maxRestarts = 3
 
-// ListWindow lists every page of w (page_size 100, ascending by the window's field). It
-// stops exactly at total, restarts from page 1 (at most 3 times) if total changes between
-// pages or an order comes twice and the count falls short, dedupes by order_id, and returns *CountMismatchError{Window, Total, Got} when the
-// items received do not match total; the items are returned with it, for the caller to
-// judge. If maxTotal > 0 and the first page's total exceeds it, it returns *TooLargeError
-// without listing further, so the caller can split the window.
-func (c *Client) ListWindow(ctx context.Context, w Window, maxTotal int) ([]ListItem, error) {
+// ListWindow lists every page of w (page_size 100, ascending by the window's field) and
+// hands each page's items to page as they arrive, so that the caller can fetch their
+// details while the rest of the window is listed. An error from page stops the listing
+// and is returned.
+//
+// It stops exactly at total, and starts over from page 1 (at most 3 times) when the total
+// changes between pages, or when an order comes twice and the count falls short: an order
+// that changes while the window is paged moves to a later page and pushes another back
+// onto a page already read. Items are handed over as they come, so a pass that starts over
+// hands over some of them again; the caller dedupes. When the orders of the last pass do
+// not add up to its total, it returns *CountMismatchError. If maxTotal > 0 and the first
+// page's total exceeds it, it returns *TooLargeError before handing over anything, so the
+// caller can split the window.
+func (c *Client) ListWindow(ctx context.Context, w Window, maxTotal int, page func([]ListItem) error) error {
 	if err := w.Validate(); err != nil {
-		return nil, err
+		return err
 	}
 	for restarts := 0; ; restarts++ {
-		items, total, changed, err := c.listPass(ctx, w, maxTotal)
+		got, total, changed, err := c.listPass(ctx, w, maxTotal, page)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if changed && restarts < maxRestarts {
 			c.log.LogAttrs(ctx, slog.LevelInfo, "xiaoe list changed while paging; starting over",
 				slog.String("window", w.String()), slog.Int("total", total), slog.Int("restarts", restarts+1))
 			continue
 		}
-		if len(items) != total {
-			return items, &CountMismatchError{Window: w, Total: total, Got: len(items)}
+		if got != total {
+			return &CountMismatchError{Window: w, Total: total, Got: got}
 		}
-		return items, nil
+		return nil
 	}
 }
 
-// listPass lists the pages of w once. changed reports that the total moved between pages
-// (total is then the new one), or that an order came twice and the count falls short: an
-// order that changed while the window was paged moves to a later page, and pushes another
-// one back onto a page already read.
-func (c *Client) listPass(ctx context.Context, w Window, maxTotal int) (items []ListItem, total int, changed bool, err error) {
+// listPass lists the pages of w once, handing each page's new items to page, and returns
+// how many distinct orders it got. changed reports that the total moved between pages
+// (total is then the new one), or that an order came twice and the count falls short.
+func (c *Client) listPass(ctx context.Context, w Window, maxTotal int, page func([]ListItem) error) (got, total int, changed bool, err error) {
 	seen := make(map[string]bool)
 	dupes := 0
 	defer func() {
-		if err == nil && !changed && dupes > 0 && len(items) != total {
+		if err == nil && !changed && dupes > 0 && got != total {
 			changed = true
 		}
 	}()
-	for page, pages := 1, 1; page <= pages; page++ {
-		p, err := c.ListOrders(ctx, ListRequest{Window: w, Page: page, PageSize: MaxPageSize})
+	for n, pages := 1, 1; n <= pages; n++ {
+		p, err := c.listOrders(ctx, listRequest{Window: w, Page: n, PageSize: MaxPageSize})
 		if err != nil {
-			return nil, 0, false, err
+			return got, 0, false, err
 		}
-		if page == 1 {
+		if n == 1 {
 			total = p.Total
 			if maxTotal > 0 && total > maxTotal {
-				return nil, total, false, &TooLargeError{Window: w, Total: total, Max: maxTotal}
+				return 0, total, false, &TooLargeError{Window: w, Total: total, Max: maxTotal}
 			}
 			pages = (total + MaxPageSize - 1) / MaxPageSize
-			items = make([]ListItem, 0, total)
 		} else if p.Total != total {
-			return items, p.Total, true, nil
+			return got, p.Total, true, nil
 		}
+		fresh := p.Items[:0]
 		for _, it := range p.Items {
 			if seen[it.OrderID] {
 				dupes++
 				continue
 			}
 			seen[it.OrderID] = true
-			items = append(items, it)
+			fresh = append(fresh, it)
 		}
+		got += len(fresh)
 		c.log.LogAttrs(ctx, slog.LevelDebug, "xiaoe list page",
-			slog.String("window", w.String()), slog.Int("page", page),
+			slog.String("window", w.String()), slog.Int("page", n),
 			slog.Int("items", len(p.Items)), slog.Int("total", total))
+		if len(fresh) > 0 {
+			if err := page(fresh); err != nil {
+				return got, total, false, err
+			}
+		}
 		if len(p.Items) == 0 {
 			break // nothing further: a short count, reported by the caller
 		}
 	}
-	return items, total, false, nil
+	return got, total, false, nil
 }
 
 // ListItem looks one order up through the list API filtered by order_id: one call. It
@@ -227,13 +239,13 @@ func (c *Client) ListItem(ctx context.Context, orderID string) (*ListItem, error
 	if orderID == "" {
 		return nil, errors.New("list order: no order id")
 	}
-	req := ListRequest{OrderID: orderID}
+	req := listRequest{OrderID: orderID}
 	if t, ok := createdTimeOf(orderID); ok {
 		req.Window = Window{Field: CreatedTime, Start: t.Add(-24 * time.Hour), End: t.Add(24 * time.Hour)}
 	}
-	p, err := c.ListOrders(ctx, req)
+	p, err := c.listOrders(ctx, req)
 	if err != nil {
-		return nil, fmt.Errorf("look up order %s: %w", orderID, err)
+		return nil, err
 	}
 	for i := range p.Items {
 		if p.Items[i].OrderID == orderID {

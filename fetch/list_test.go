@@ -43,7 +43,7 @@ func TestListWindowStopsAtTotal(t *testing.T) {
 	for _, tc := range []struct{ orders, calls int }{{250, 3}, {200, 2}, {99, 1}, {0, 1}} {
 		w := windowWith(t, b.srv, tc.orders)
 		b.srv.ResetStats()
-		items, err := b.client.ListWindow(ctx, w, 0)
+		items, err := b.client.ListAll(ctx, w, 0)
 		if err != nil {
 			t.Fatalf("%d orders: %v", tc.orders, err)
 		}
@@ -67,7 +67,7 @@ func TestListWindowReportsShortPages(t *testing.T) {
 	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 300}})
 	w := windowWith(t, b.srv, 250)
 	b.srv.SetShortPages(true)
-	items, err := b.client.ListWindow(context.Background(), w, 0)
+	items, err := b.client.ListAll(context.Background(), w, 0)
 	var cm *fetch.CountMismatchError
 	if !errors.As(err, &cm) {
 		t.Fatalf("err = %v, want a *CountMismatchError", err)
@@ -93,7 +93,7 @@ func TestListWindowRestartsWhenTotalChanges(t *testing.T) {
 			b.srv.AddOrders(3, w.Start.Add(time.Minute))
 		}
 	})
-	items, err := b.client.ListWindow(context.Background(), w, 0)
+	items, err := b.client.ListAll(context.Background(), w, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,7 @@ func TestListWindowRestartsWhenOrdersMove(t *testing.T) {
 			moved = len(b.srv.Mutate(100, day1.Add(time.Hour))) // still inside w
 		}
 	})
-	items, err := b.client.ListWindow(context.Background(), w, 0)
+	items, err := b.client.ListAll(context.Background(), w, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestListWindowRefusals(t *testing.T) {
 
 	// A window over 31 days is refused before any call: the API would cut it silently.
 	long := fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day0.AddDate(0, 0, 32)}
-	if _, err := b.client.ListWindow(ctx, long, 0); !errors.Is(err, fetch.ErrWindowTooLong) {
+	if _, err := b.client.ListAll(ctx, long, 0); !errors.Is(err, fetch.ErrWindowTooLong) {
 		t.Errorf("a 32-day window: %v, want ErrWindowTooLong", err)
 	}
 	if _, err := b.client.ListOrders(ctx, fetch.ListRequest{Window: long}); !errors.Is(err, fetch.ErrWindowTooLong) {
@@ -154,7 +154,7 @@ func TestListWindowRefusals(t *testing.T) {
 
 	// Too many orders to page: one call, then a TooLargeError for the caller to split.
 	w := windowWith(t, b.srv, 250)
-	_, err := b.client.ListWindow(ctx, w, 200)
+	_, err := b.client.ListAll(ctx, w, 200)
 	var tl *fetch.TooLargeError
 	if !errors.As(err, &tl) || tl.Total != 250 || tl.Max != 200 {
 		t.Errorf("err = %v, want a *TooLargeError of 250", err)

@@ -183,7 +183,7 @@ const defaultTokenTTL = 7200 * time.Second
 
 // fetchToken makes the token call (with retries).
 func (c *Client) fetchToken(ctx context.Context) (string, time.Duration, error) {
-	data, err := c.call(ctx, c.token, nil)
+	data, _, err := c.call(ctx, c.token, nil)
 	if err != nil {
 		return "", 0, err
 	}

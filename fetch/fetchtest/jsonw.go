@@ -98,26 +98,30 @@ func (w *jw) time(k string, t time.Time, zero string) {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string. Non-ASCII text is kept as UTF-8.
+// appendString appends s as a JSON string. Non-ASCII text is kept as UTF-8, and an invalid
+// byte becomes \ufffd. Runs that need no escaping are copied whole: this is the hot loop of
+// rendering.
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
+	valid := utf8.ValidString(s)
+	done := 0 // s[:done] is written
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			b = append(b, c)
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
+		if c >= utf8.RuneSelf && !valid {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size == 1 {
+				b = append(b, s[done:i]...)
 				b = append(b, `\ufffd`...)
-			} else {
-				b = append(b, s[i:i+size]...)
+				done = i + 1
 			}
 			i += size
 			continue
 		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		b = append(b, s[done:i]...)
 		switch c {
 		case '"', '\\':
 			b = append(b, '\\', c)
@@ -131,6 +135,8 @@ func appendString(b []byte, s string) []byte {
 			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 		}
 		i++
+		done = i
 	}
+	b = append(b, s[done:]...)
 	return append(b, '"')
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -60,42 +59,13 @@ func (s *Shop) serveList(w http.ResponseWriter, params map[string]json.RawMessag
 	}
 	only, _ := str(params["order_id"])
 
-	type match struct {
-		id  string
-		key time.Time
-	}
-	var matches []match
 	s.mu.RLock()
-	for _, id := range s.ids {
-		if only != "" && id != only {
-			continue
-		}
-		m := s.orders[id].m
-		t := m.created
-		if field == "update_time" {
-			t = m.updated
-		}
-		if t.Before(start) || t.After(end) {
-			continue
-		}
-		k := m.created
-		if sortBy == "update_time" {
-			k = m.updated
-		}
-		matches = append(matches, match{id, k})
-	}
-	slices.SortFunc(matches, func(a, b match) int {
-		c := a.key.Compare(b.key)
-		if c == 0 {
-			c = strings.Compare(a.id, b.id)
-		}
-		if !asc {
-			c = -c
-		}
-		return c
-	})
+	matches := s.matching(field, sortBy, start, end, only)
 	total := len(matches)
-	from := min((page-1)*size, total)
+	from := total
+	if page-1 <= total/size { // and (page-1)*size cannot overflow
+		from = (page - 1) * size
+	}
 	to := min(from+size, total)
 	s.fmu.Lock()
 	short := s.shortPages && to-from == size
@@ -103,12 +73,15 @@ func (s *Shop) serveList(w http.ResponseWriter, params map[string]json.RawMessag
 	if short {
 		to--
 	}
-	out := &jw{b: make([]byte, 0, (to-from)*3000+64)}
+	out := &jw{b: make([]byte, 0, (to-from)*4<<10+64)}
 	out.obj("")
 	out.arr("list")
-	for _, m := range matches[from:to] {
-		_, item := s.orders[m.id].rendered()
-		out.raw("", item)
+	for i := from; i < to; i++ {
+		m := matches[i]
+		if !asc {
+			m = matches[total-1-i]
+		}
+		m.writeListItem(out)
 	}
 	out.endArr()
 	out.int("page", int64(page))
@@ -117,6 +90,37 @@ func (s *Shop) serveList(w http.ResponseWriter, params map[string]json.RawMessag
 	out.end()
 	s.mu.RUnlock()
 	s.reply(w, EndpointList, 0, "success", out.b)
+}
+
+// matching is the orders whose field (created_time or update_time) is in [start, end],
+// ascending by sortBy then id; only the order only, if set. It must be called with s.mu
+// held, and the result not changed: it may be an index's own slice.
+func (s *Shop) matching(field, sortBy string, start, end time.Time, only string) []*model {
+	filter := s.index(field)
+	if only != "" {
+		m := s.orders[only]
+		if m == nil {
+			return nil
+		}
+		if t := filter.key(m); t.Before(start) || t.After(end) {
+			return nil
+		}
+		return []*model{m}
+	}
+	ms := filter.within(start, end)
+	if sortBy != field {
+		// No index holds one time's window in the other's order, and the client never asks
+		// for it: sort the window.
+		ms = slices.SortedFunc(slices.Values(ms), s.index(sortBy).cmp)
+	}
+	return ms
+}
+
+func (s *Shop) index(field string) *index {
+	if field == "update_time" {
+		return &s.byUpdated
+	}
+	return &s.byCreated
 }
 
 // parseTime reads a Beijing time string; zero when absent.

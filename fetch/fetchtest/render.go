@@ -99,7 +99,7 @@ func (r *renderer) list(k string, n int, elem func(i int)) {
 
 // renderDetail writes the data object of the order's detail 2.0.
 func (m *model) renderDetail() []byte {
-	r := &renderer{m: m, w: jw{b: make([]byte, 0, 6<<10)}}
+	r := &renderer{m: m, w: jw{b: make([]byte, 0, 8<<10)}}
 	w := &r.w
 	w.obj("")
 	r.buyerInfo()
@@ -841,8 +841,16 @@ const (
 	shipNoTime = "0001-01-01 00:00:00"
 )
 
+// renderListItem returns the order's list item.
 func (m *model) renderListItem() []byte {
-	w := &jw{b: make([]byte, 0, 3<<10)}
+	w := &jw{b: make([]byte, 0, 4<<10)}
+	m.writeListItem(w)
+	return w.b
+}
+
+// writeListItem writes the order's list item as the next value of w: a list page renders
+// its items in place.
+func (m *model) writeListItem(w *jw) {
 	w.obj("")
 
 	w.obj("buyer_info")
@@ -1058,7 +1066,6 @@ func (m *model) renderListItem() []byte {
 	w.end()
 
 	w.end()
-	return w.b
 }
 
 // corrupt returns a broken copy of a detail payload: a field of the wrong type

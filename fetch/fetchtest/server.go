@@ -384,13 +384,18 @@ func (s *Shop) serveDetail(w http.ResponseWriter, params map[string]json.RawMess
 	s.smu.Lock()
 	s.stats.DetailCalls[id]++
 	s.smu.Unlock()
-	o, ok := s.Order(id)
-	if !ok {
+	s.mu.RLock()
+	var detail []byte
+	if m := s.orders[id]; m != nil {
+		detail = s.detail(m)
+	}
+	s.mu.RUnlock()
+	if detail == nil {
 		s.reply(w, EndpointDetail, 0, "success", nil)
 		return
 	}
 	s.smu.Lock()
 	s.stats.DetailServed[id]++
 	s.smu.Unlock()
-	s.reply(w, EndpointDetail, 0, "success", o.Detail)
+	s.reply(w, EndpointDetail, 0, "success", detail)
 }

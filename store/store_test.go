@@ -388,10 +388,36 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range st {
-		if err := s.MigrateDown(ctx); err != nil {
-			t.Fatal(err)
+	// A row in a table that rolling back drops stops it, unless rows may be dropped.
+	if _, err := s.Pool().Exec(ctx, "INSERT INTO orders (order_id) VALUES ('o_kept')"); err != nil {
+		t.Fatal(err)
+	}
+	refused, err := s.MigrateDown(ctx, 0, false)
+	if !errors.Is(err, store.ErrDropsRows) {
+		t.Fatalf("MigrateDown(0, false) with an order stored = %v, want ErrDropsRows", err)
+	}
+	listed := false
+	for _, r := range refused {
+		for _, d := range r.Drops {
+			listed = listed || d == store.Drop{Kind: "table", Name: "orders", Rows: 1}
 		}
+	}
+	if len(refused) != len(st) || !listed {
+		t.Errorf("refused rollback lists %+v, want all %d migrations and orders with its 1 row", refused, len(st))
+	}
+	var kept int
+	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM orders").Scan(&kept); err != nil || kept != 1 {
+		t.Fatalf("orders after a refused rollback: %d rows (%v), want the 1 kept", kept, err)
+	}
+	if err := s.CheckSchema(ctx); err != nil {
+		t.Fatalf("CheckSchema after a refused rollback: %v", err)
+	}
+	rolled, err := s.MigrateDown(ctx, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rolled) != len(st) {
+		t.Errorf("rolled back %d migrations, want all %d", len(rolled), len(st))
 	}
 	var tables int
 	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'goose_db_version'").Scan(&tables); err != nil {

@@ -86,9 +86,18 @@ func (s *Shop) count(ep string, code int) {
 	}
 }
 
-// reply writes an API envelope; data is JSON or nil for null.
+// reply writes an API envelope and counts it; data is JSON or nil for null.
 func (s *Shop) reply(w http.ResponseWriter, ep string, code int, msg string, data []byte) {
 	s.count(ep, code)
+	writeReply(w, code, msg, data)
+}
+
+func writeReply(w http.ResponseWriter, code int, msg string, data []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Write(envelope(code, msg, data))
+}
+
+func envelope(code int, msg string, data []byte) []byte {
 	b := make([]byte, 0, len(data)+64)
 	b = append(b, `{"code":`...)
 	b = strconv.AppendInt(b, int64(code), 10)
@@ -100,9 +109,21 @@ func (s *Shop) reply(w http.ResponseWriter, ep string, code int, msg string, dat
 	} else {
 		b = append(b, data...)
 	}
-	b = append(b, '}')
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Write(b)
+	return append(b, '}')
+}
+
+// answer writes a reply that is no API envelope, and counts it by its HTTP status.
+func (s *Shop) answer(w http.ResponseWriter, ep string, status int, contentType string, body []byte) {
+	s.count(ep, -status)
+	w.Header().Set("Content-Type", contentType)
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// htmlError answers as the nginx in front of the API does when what is behind it fails.
+func (s *Shop) htmlError(w http.ResponseWriter, ep string, status int) {
+	page := strings.NewReplacer("%d", strconv.Itoa(status), "%s", http.StatusText(status)).Replace(htmlError)
+	s.answer(w, ep, status, "text/html", []byte(page))
 }
 
 // codeMsgs are the messages the shop sends with its error codes (return-codes.md, and the
@@ -207,11 +228,7 @@ func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) 
 		s.reply(w, ep, busyCode, codeMsg(busyCode), nil)
 		return
 	case roll < busy+serverErr:
-		s.count(ep, -errStatus)
-		w.Header().Set("Content-Type", "text/html")
-		w.WriteHeader(errStatus)
-		text := http.StatusText(errStatus)
-		io.WriteString(w, strings.NewReplacer("%d", strconv.Itoa(errStatus), "%s", text).Replace(htmlError))
+		s.htmlError(w, ep, errStatus)
 		return
 	}
 	var params map[string]json.RawMessage
@@ -392,6 +409,10 @@ func (s *Shop) serveDetail(w http.ResponseWriter, params map[string]json.RawMess
 	s.mu.RUnlock()
 	if detail == nil {
 		s.reply(w, EndpointDetail, 0, "success", nil)
+		return
+	}
+	if f := s.fault(id); f != FaultNone && f != FaultBroken {
+		s.serveFault(w, f, detail)
 		return
 	}
 	s.smu.Lock()

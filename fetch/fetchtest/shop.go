@@ -73,8 +73,8 @@ type Options struct {
 	// TokenTTL is the expires_in of the tokens it issues; default 7200s.
 	TokenTTL time.Duration
 
-	// Broken are order ids whose detail payload is corrupt: a field of the wrong type
-	// ("unit_price":"abc") for some, invalid JSON for others (by a hash of the id).
+	// Broken are order ids whose detail payload is corrupt, as SetFault(FaultBroken, …)
+	// makes them.
 	Broken []string
 
 	// Now is the shop's clock, for token lifetimes, the token quota and the default list
@@ -86,9 +86,11 @@ type Options struct {
 type Order struct {
 	ID               string
 	Created, Updated time.Time
-	Detail           json.RawMessage // the data object of its detail, as served (corrupt if Broken)
-	ListItem         json.RawMessage // its list item, as served
-	Broken           bool
+	// Detail is the data object of its detail, as served: corrupt if Broken. The other
+	// faults (SetFault) serve no data object; Detail is then the order's true one.
+	Detail   json.RawMessage
+	ListItem json.RawMessage // its list item, as served
+	Broken   bool
 }
 
 // Stats count the calls a Shop has answered.
@@ -151,7 +153,7 @@ type Shop struct {
 	busy       float64
 	serverErr  float64
 	latency    time.Duration
-	broken     map[string]bool
+	faults     map[string]Fault // by order id
 	failWith   map[string]int
 	shortPages bool
 
@@ -212,14 +214,14 @@ func New(opts Options) *Shop {
 		busy:      opts.BusyRate,
 		serverErr: opts.ServerErrorRate,
 		latency:   opts.Latency,
-		broken:    make(map[string]bool),
+		faults:    make(map[string]Fault),
 		failWith:  make(map[string]int),
 		tokens:    make(map[string]*tokenState),
 		windows:   make(map[string]*rateWindow),
 		stats:     newStats(),
 	}
 	for _, id := range opts.Broken {
-		s.broken[id] = true
+		s.faults[id] = FaultBroken
 	}
 	span := opts.To.Sub(opts.From)
 	created := make([]time.Time, opts.Orders)
@@ -282,14 +284,14 @@ func (s *Shop) Order(id string) (Order, bool) {
 // order must be called with s.mu held.
 func (s *Shop) order(m *model) Order {
 	return Order{ID: m.id, Created: m.created, Updated: m.updated, Detail: s.detail(m),
-		ListItem: m.renderListItem(), Broken: s.isBroken(m.id)}
+		ListItem: m.renderListItem(), Broken: s.fault(m.id) == FaultBroken}
 }
 
 // detail is the data object of an order's detail as served. It must be called with s.mu
 // held.
 func (s *Shop) detail(m *model) []byte {
 	d := m.renderDetail()
-	if s.isBroken(m.id) {
+	if s.fault(m.id) == FaultBroken {
 		d = corrupt(m.id, d)
 	}
 	return d
@@ -373,22 +375,6 @@ func (s *Shop) SetLatency(d time.Duration) {
 	s.fmu.Lock()
 	s.latency = d
 	s.fmu.Unlock()
-}
-
-// SetBroken makes the detail payloads of exactly these orders corrupt.
-func (s *Shop) SetBroken(ids ...string) {
-	s.fmu.Lock()
-	s.broken = make(map[string]bool, len(ids))
-	for _, id := range ids {
-		s.broken[id] = true
-	}
-	s.fmu.Unlock()
-}
-
-func (s *Shop) isBroken(id string) bool {
-	s.fmu.Lock()
-	defer s.fmu.Unlock()
-	return s.broken[id]
 }
 
 // FailWith makes every call to endpoint (EndpointToken, EndpointList, EndpointDetail)

@@ -61,6 +61,7 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (data js
 			return nil, nil, err
 		}
 
+		sent := time.Now()
 		data, body, err := c.attempt(ctx, ep, tok, params)
 		if err == nil {
 			ep.pacer.succeeded()
@@ -101,7 +102,9 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (data js
 		wait := c.backoff(attempt, ae)
 		elapsed := time.Since(start)
 		if attempt >= c.maxAttempts || badReplies >= maxBadReplies || elapsed+wait > c.maxRetryTime {
-			isolated := c.lastOK.Load() > start.UnixNano()
+			// Only a success after the last attempt was sent says the API works: calls
+			// in flight when it went down may still have succeeded after earlier ones.
+			isolated := c.lastOK.Load() > sent.UnixNano()
 			return nil, nil, &RetryError{Attempts: attempt, Elapsed: elapsed, Isolated: isolated, Err: err}
 		}
 		c.obs.Retry(ep.name, ae.Kind)

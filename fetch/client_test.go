@@ -123,7 +123,7 @@ func TestFaultsLoseNothing(t *testing.T) {
 	ctx := context.Background()
 	truth := b.srv.Orders()
 
-	items, err := b.client.ListAll(ctx, fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day1}, 0)
+	items, err := b.client.ListAll(ctx, fetch.Window{Field: order.UpdateTime, Start: day0, End: day1}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestConfigErrorsFailAtOnce(t *testing.T) {
 			b.srv.FailWith(tc.endpoint, tc.code)
 			var err error
 			if tc.endpoint == fetchtest.EndpointList {
-				_, err = b.client.ListOrders(context.Background(), fetch.ListRequest{Window: fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day1}})
+				_, err = b.client.ListOrders(context.Background(), fetch.ListRequest{Window: fetch.Window{Field: order.UpdateTime, Start: day0, End: day1}})
 			} else {
 				_, _, err = b.client.OrderDetail(context.Background(), b.srv.Orders()[0].ID)
 			}

@@ -230,17 +230,17 @@ func classifyHTTP(endpoint string, status int) codeClass {
 	return codeClass{KindInvalid, "", "an HTTP status this client does not expect; check XE_BASE_URL"}
 }
 
-// ErrIsolated is wrapped by the error of a call that failed after its retries while other
-// calls of the same client succeeded: the failure is this call's (one order's reply), not
-// the API's as a whole.
+// ErrIsolated is wrapped by the error of a call that failed after its retries while another
+// call of the same client succeeded after its last attempt was sent: the failure is this
+// call's (one order's reply), not the API's as a whole.
 var ErrIsolated = errors.New("xiaoe: other calls succeeded meanwhile")
 
 // RetryError is a call that failed after retries.
 type RetryError struct {
 	Attempts int
 	Elapsed  time.Duration
-	// Isolated says that other calls of the client succeeded since this one's first
-	// attempt.
+	// Isolated says that another call of the client succeeded after this one's last
+	// attempt was sent.
 	Isolated bool
 	Err      error // the last attempt's error
 }

@@ -29,7 +29,7 @@ func Example() {
 		return
 	}
 	ctx := context.Background()
-	w := fetch.Window{Field: fetch.UpdateTime, Start: from, End: from.AddDate(0, 0, 31)}
+	w := fetch.Window{Field: order.UpdateTime, Start: from, End: from.AddDate(0, 0, 31)}
 	items, err := c.ListAll(ctx, w, 0)
 	if err != nil {
 		fmt.Println(err)

@@ -79,12 +79,12 @@ func (c *Client) listOrders(ctx context.Context, req listRequest) (page *listPag
 			return nil, err
 		}
 		start, end := formatTime(req.Window.Start), formatTime(req.Window.End)
-		if req.Window.Field == CreatedTime {
+		if req.Window.Field == order.CreatedTime {
 			p.CreatedTimeStart, p.CreatedTimeEnd = start, end
 		} else {
 			p.UpdateTimeStart, p.UpdateTimeEnd = start, end
 		}
-		p.OrderBy, p.OrderAsc = req.Window.Field.orderBy(), "asc"
+		p.OrderBy, p.OrderAsc = orderBy(req.Window.Field), "asc"
 	}
 	params, err := json.Marshal(p)
 	if err != nil {
@@ -228,6 +228,15 @@ func (c *Client) listPass(ctx context.Context, w Window, maxTotal int, page func
 	return got, total, false, nil
 }
 
+// Ping asks the API for one order of the last minute: one list call, with retries. It
+// tells whether the API answers at all, for a caller that must judge a failure with no
+// other call to compare it with.
+func (c *Client) Ping(ctx context.Context) error {
+	now := time.Now().Truncate(time.Second)
+	_, err := c.listOrders(ctx, listRequest{Window: Window{Field: order.UpdateTime, Start: now.Add(-time.Minute), End: now}, PageSize: 1})
+	return err
+}
+
 // ListItem looks one order up through the list API filtered by order_id: one call. It
 // returns an error wrapping ErrNotFound if the order is not listed.
 //
@@ -241,7 +250,7 @@ func (c *Client) ListItem(ctx context.Context, orderID string) (*ListItem, error
 	}
 	req := listRequest{OrderID: orderID}
 	if t, ok := createdTimeOf(orderID); ok {
-		req.Window = Window{Field: CreatedTime, Start: t.Add(-24 * time.Hour), End: t.Add(24 * time.Hour)}
+		req.Window = Window{Field: order.CreatedTime, Start: t.Add(-24 * time.Hour), End: t.Add(24 * time.Hour)}
 	}
 	p, err := c.listOrders(ctx, req)
 	if err != nil {

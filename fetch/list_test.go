@@ -8,6 +8,7 @@ import (
 
 	"ordersync/fetch"
 	"ordersync/fetch/fetchtest"
+	"ordersync/order"
 )
 
 // windowWith returns a created_time window of the shop that holds exactly n orders.
@@ -23,9 +24,9 @@ func windowWith(t *testing.T, srv *fetchtest.Server, n int) fetch.Window {
 		t.Fatalf("cannot cut a window of %d orders", n)
 	}
 	if n == 0 {
-		return fetch.Window{Field: fetch.CreatedTime, Start: created[0].Add(-time.Hour), End: created[0].Add(-time.Second)}
+		return fetch.Window{Field: order.CreatedTime, Start: created[0].Add(-time.Hour), End: created[0].Add(-time.Second)}
 	}
-	return fetch.Window{Field: fetch.CreatedTime, Start: created[0], End: created[n-1]}
+	return fetch.Window{Field: order.CreatedTime, Start: created[0], End: created[n-1]}
 }
 
 func sortTimes(ts []time.Time) {
@@ -111,7 +112,7 @@ func TestListWindowRestartsWhenTotalChanges(t *testing.T) {
 // starts over instead of missing the orders pushed back.
 func TestListWindowRestartsWhenOrdersMove(t *testing.T) {
 	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 300}})
-	w := fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day1.AddDate(0, 0, 1)}
+	w := fetch.Window{Field: order.UpdateTime, Start: day0, End: day1.AddDate(0, 0, 1)}
 	moved := 0
 	b.obs.setOnCall(func(endpoint string, code int) {
 		if endpoint == fetch.EndpointList && moved == 0 {
@@ -138,14 +139,14 @@ func TestListWindowRefusals(t *testing.T) {
 	ctx := context.Background()
 
 	// A window over 31 days is refused before any call: the API would cut it silently.
-	long := fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day0.AddDate(0, 0, 32)}
+	long := fetch.Window{Field: order.UpdateTime, Start: day0, End: day0.AddDate(0, 0, 32)}
 	if _, err := b.client.ListAll(ctx, long, 0); !errors.Is(err, fetch.ErrWindowTooLong) {
 		t.Errorf("a 32-day window: %v, want ErrWindowTooLong", err)
 	}
 	if _, err := b.client.ListOrders(ctx, fetch.ListRequest{Window: long}); !errors.Is(err, fetch.ErrWindowTooLong) {
 		t.Errorf("ListOrders, a 32-day window: %v, want ErrWindowTooLong", err)
 	}
-	if _, err := b.client.ListOrders(ctx, fetch.ListRequest{Window: fetch.Window{Field: fetch.UpdateTime, Start: day0, End: day1}, PageSize: 101}); err == nil {
+	if _, err := b.client.ListOrders(ctx, fetch.ListRequest{Window: fetch.Window{Field: order.UpdateTime, Start: day0, End: day1}, PageSize: 101}); err == nil {
 		t.Errorf("page size 101 accepted")
 	}
 	if n := b.srv.Stats().Calls[fetchtest.EndpointList]; n != 0 {

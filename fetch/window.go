@@ -8,17 +8,9 @@ import (
 	"ordersync/order"
 )
 
-// Field is the order time a list window filters and sorts on.
-type Field string
-
-const (
-	UpdateTime  Field = "update_time"  // moves on every change: the incremental sync's cursor
-	CreatedTime Field = "created_time" // fixed: backfills walk it
-)
-
 // orderBy is the list API's order_by value for the field.
-func (f Field) orderBy() string {
-	if f == CreatedTime {
+func orderBy(f order.Cursor) string {
+	if f == order.CreatedTime {
 		return "created_at"
 	}
 	return "updated_at"
@@ -34,7 +26,7 @@ const TimeLayout = time.DateTime
 // Window is a range of orders by one of their times. Both ends are inclusive at second
 // resolution, as the API treats them: sub-second parts are dropped.
 type Window struct {
-	Field      Field
+	Field      order.Cursor
 	Start, End time.Time
 }
 
@@ -49,8 +41,8 @@ func (w Window) String() string {
 // Validate refuses an unknown field, a missing end, an end before the start and a window
 // longer than MaxWindow.
 func (w Window) Validate() error {
-	if w.Field != UpdateTime && w.Field != CreatedTime {
-		return fmt.Errorf("window %s: field must be %s or %s", w, UpdateTime, CreatedTime)
+	if w.Field != order.UpdateTime && w.Field != order.CreatedTime {
+		return fmt.Errorf("window %s: field must be %s or %s", w, order.UpdateTime, order.CreatedTime)
 	}
 	if w.Start.IsZero() || w.End.IsZero() {
 		return fmt.Errorf("window %s: both ends are required", w)

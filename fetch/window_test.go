@@ -18,12 +18,12 @@ func sh(s string) time.Time {
 }
 
 func TestWindowString(t *testing.T) {
-	w := fetch.Window{Field: fetch.UpdateTime, Start: sh("2026-01-01 00:00:00"), End: sh("2026-01-02 00:00:00")}
+	w := fetch.Window{Field: order.UpdateTime, Start: sh("2026-01-01 00:00:00"), End: sh("2026-01-02 00:00:00")}
 	if got, want := w.String(), "update_time 2026-01-01 00:00:00..2026-01-02 00:00:00"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
 	// Times in other zones are written in Beijing time, the API's.
-	w = fetch.Window{Field: fetch.CreatedTime, Start: time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 15, 59, 59, 999e6, time.UTC)}
+	w = fetch.Window{Field: order.CreatedTime, Start: time.Date(2025, 12, 31, 16, 0, 0, 0, time.UTC), End: time.Date(2026, 1, 1, 15, 59, 59, 999e6, time.UTC)}
 	if got, want := w.String(), "created_time 2026-01-01 00:00:00..2026-01-01 23:59:59"; got != want {
 		t.Errorf("String() = %q, want %q", got, want)
 	}
@@ -37,13 +37,13 @@ func TestWindowValidate(t *testing.T) {
 		wantErr bool
 		tooLong bool
 	}{
-		{"one day", fetch.Window{fetch.UpdateTime, start, start.Add(24 * time.Hour)}, false, false},
-		{"one second", fetch.Window{fetch.CreatedTime, start, start}, false, false},
-		{"31 days exactly", fetch.Window{fetch.UpdateTime, start, start.Add(31 * 24 * time.Hour)}, false, false},
-		{"31 days and a second", fetch.Window{fetch.UpdateTime, start, start.Add(31*24*time.Hour + time.Second)}, true, true},
-		{"60 days", fetch.Window{fetch.CreatedTime, start, start.AddDate(0, 2, 0)}, true, true},
-		{"end before start", fetch.Window{fetch.UpdateTime, start, start.Add(-time.Second)}, true, false},
-		{"no end", fetch.Window{fetch.UpdateTime, start, time.Time{}}, true, false},
+		{"one day", fetch.Window{order.UpdateTime, start, start.Add(24 * time.Hour)}, false, false},
+		{"one second", fetch.Window{order.CreatedTime, start, start}, false, false},
+		{"31 days exactly", fetch.Window{order.UpdateTime, start, start.Add(31 * 24 * time.Hour)}, false, false},
+		{"31 days and a second", fetch.Window{order.UpdateTime, start, start.Add(31*24*time.Hour + time.Second)}, true, true},
+		{"60 days", fetch.Window{order.CreatedTime, start, start.AddDate(0, 2, 0)}, true, true},
+		{"end before start", fetch.Window{order.UpdateTime, start, start.Add(-time.Second)}, true, false},
+		{"no end", fetch.Window{order.UpdateTime, start, time.Time{}}, true, false},
 		{"unknown field", fetch.Window{"pay_time", start, start.Add(time.Hour)}, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

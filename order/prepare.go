@@ -50,3 +50,12 @@ func Prepare(p Payload) (*Prepared, error) {
 	}
 	return &Prepared{Payload: p, Hash: Hash(p.Detail), Rows: Flatten(d, p.UpdateTime)}, nil
 }
+
+// Cursor is an order time that the list filters and sorts on, and that the sync's
+// windows cover.
+type Cursor string
+
+const (
+	UpdateTime  Cursor = "update_time"  // moves on every change: the incremental sync's cursor
+	CreatedTime Cursor = "created_time" // fixed: backfills walk it
+)

@@ -24,7 +24,7 @@ const benchBatch = 500
 
 // realisticPayloads returns n payloads made from the hand-written fixtures in
 // testdata/orders, each under an order id of its own.
-func realisticPayloads(b testing.TB, n int, prefix string) []store.Payload {
+func realisticPayloads(b testing.TB, n int, prefix string) []order.Payload {
 	b.Helper()
 	files, err := filepath.Glob("../testdata/orders/*.json")
 	if err != nil {
@@ -59,11 +59,11 @@ func realisticPayloads(b testing.TB, n int, prefix string) []store.Payload {
 	if len(fixtures) == 0 {
 		b.Fatal("no fixtures in testdata/orders")
 	}
-	out := make([]store.Payload, n)
+	out := make([]order.Payload, n)
 	for i := range out {
 		fx := fixtures[i%len(fixtures)]
 		id := fmt.Sprintf("%s%08d", prefix, i)
-		out[i] = store.Payload{
+		out[i] = order.Payload{
 			OrderID:    id,
 			UpdateTime: t0,
 			Detail:     bytes.ReplaceAll(fx.detail, []byte(fx.id), []byte(id)),
@@ -80,13 +80,13 @@ func reportOrders(b *testing.B, orders int) {
 
 // generatedPayloads returns n orders of the simulated shop: a shop's mix, mostly simple
 // knowledge orders, where the fixtures are each a rich case.
-func generatedPayloads(b testing.TB, n int, prefix string) []store.Payload {
+func generatedPayloads(b testing.TB, n int, prefix string) []order.Payload {
 	b.Helper()
 	shop := fetchtest.New(fetchtest.Options{Seed: 7, Orders: n})
-	out := make([]store.Payload, 0, n)
+	out := make([]order.Payload, 0, n)
 	for i, o := range shop.Orders() {
 		id := fmt.Sprintf("%s%08d", prefix, i)
-		out = append(out, store.Payload{
+		out = append(out, order.Payload{
 			OrderID:    id,
 			UpdateTime: o.Updated,
 			Detail:     bytes.ReplaceAll(o.Detail, []byte(o.ID), []byte(id)),
@@ -104,13 +104,13 @@ func generatedPayloads(b testing.TB, n int, prefix string) []store.Payload {
 func BenchmarkUpsert(b *testing.B) {
 	for _, data := range []struct {
 		name string
-		make func(testing.TB, int, string) []store.Payload
+		make func(testing.TB, int, string) []order.Payload
 	}{{"fixtures", realisticPayloads}, {"generated", generatedPayloads}} {
 		b.Run(data.name, func(b *testing.B) { benchmarkUpsert(b, data.make) })
 	}
 }
 
-func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, string) []store.Payload) {
+func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, string) []order.Payload) {
 	ctx := context.Background()
 
 	b.Run("new", func(b *testing.B) {
@@ -118,7 +118,7 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		orders := prepare(b, realisticPayloads(b, b.N*benchBatch, "new")...)
 		b.ResetTimer()
 		for i := range b.N {
-			if _, err := s.UpsertOrders(ctx, orders[i*benchBatch:(i+1)*benchBatch]); err != nil {
+			if _, err := s.Write(ctx, store.Batch{Orders: orders[i*benchBatch : (i+1)*benchBatch]}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -131,8 +131,8 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		s := storetest.Store(b)
 		orders := prepare(b, realisticPayloads(b, 2*b.N*benchBatch, "new2")...)
 		b.ResetTimer()
-		parallelBatches(b, orders, func(batch []store.Order) error {
-			_, err := s.UpsertOrders(ctx, batch)
+		parallelBatches(b, orders, func(batch []*order.Prepared) error {
+			_, err := s.Write(ctx, store.Batch{Orders: batch})
 			return err
 		})
 		reportOrders(b, len(orders))
@@ -143,14 +143,14 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		const stored = 20 * benchBatch
 		orders := prepare(b, realisticPayloads(b, stored, "same")...)
 		for i := 0; i < stored; i += benchBatch {
-			if _, err := s.UpsertOrders(ctx, orders[i:i+benchBatch]); err != nil {
+			if _, err := s.Write(ctx, store.Batch{Orders: orders[i : i+benchBatch]}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.ResetTimer()
 		for i := range b.N {
 			j := (i * benchBatch) % stored
-			res, err := s.UpsertOrders(ctx, orders[j:j+benchBatch])
+			res, err := s.Write(ctx, store.Batch{Orders: orders[j : j+benchBatch]})
 			if err != nil || res.Unchanged != benchBatch {
 				b.Fatalf("%+v, %v", res, err)
 			}
@@ -163,25 +163,26 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		const stored = 10 * benchBatch
 		orders := prepare(b, realisticPayloads(b, stored, "chg")...)
 		for i := 0; i < stored; i += benchBatch {
-			if _, err := s.UpsertOrders(ctx, orders[i:i+benchBatch]); err != nil {
+			if _, err := s.Write(ctx, store.Batch{Orders: orders[i : i+benchBatch]}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		// Every order of every batch has new content (a different hash) and a later update_time.
-		changed := make([][]store.Order, b.N)
+		changed := make([][]*order.Prepared, b.N)
 		for i := range changed {
 			j := (i * benchBatch) % stored
-			batch := make([]store.Order, benchBatch)
-			copy(batch, orders[j:j+benchBatch])
-			for k := range batch {
-				batch[k].Hash[0] ^= byte(i + 1)
-				batch[k].UpdateTime = batch[k].UpdateTime.Add(timeStep(i + 1))
+			batch := make([]*order.Prepared, benchBatch)
+			for k, o := range orders[j : j+benchBatch] {
+				c := *o
+				c.Hash[0] ^= byte(i + 1)
+				c.UpdateTime = c.UpdateTime.Add(timeStep(i + 1))
+				batch[k] = &c
 			}
 			changed[i] = batch
 		}
 		b.ResetTimer()
 		for i := range b.N {
-			res, err := s.UpsertOrders(ctx, changed[i])
+			res, err := s.Write(ctx, store.Batch{Orders: changed[i]})
 			if err != nil || res.Changed != benchBatch {
 				b.Fatalf("%+v, %v", res, err)
 			}
@@ -193,7 +194,7 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		s := storetest.Store(b)
 		orders := prepare(b, realisticPayloads(b, 2*b.N*benchBatch, "copy2")...)
 		b.ResetTimer()
-		parallelBatches(b, orders, func(batch []store.Order) error { return bareCopy(ctx, s, batch) })
+		parallelBatches(b, orders, func(batch []*order.Prepared) error { return bareCopy(ctx, s, batch) })
 		reportOrders(b, len(orders))
 	})
 
@@ -202,7 +203,7 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 		orders := prepare(b, realisticPayloads(b, b.N*benchBatch, "naive")...)
 		b.ResetTimer()
 		for i := range orders {
-			if err := naiveUpsert(ctx, s, &orders[i]); err != nil {
+			if err := naiveUpsert(ctx, s, orders[i]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -223,11 +224,11 @@ func benchmarkUpsert(b *testing.B, realisticPayloads func(testing.TB, int, strin
 }
 
 // parallelBatches writes orders in batches from two goroutines.
-func parallelBatches(b *testing.B, orders []store.Order, write func([]store.Order) error) {
+func parallelBatches(b *testing.B, orders []*order.Prepared, write func([]*order.Prepared) error) {
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	half := len(orders) / 2
-	for _, part := range [][]store.Order{orders[:half], orders[half:]} {
+	for _, part := range [][]*order.Prepared{orders[:half], orders[half:]} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -248,7 +249,7 @@ func parallelBatches(b *testing.B, orders []store.Order, write func([]store.Orde
 
 // naiveUpsert is how a hand-written sync script writes: a transaction per order and an
 // INSERT … ON CONFLICT DO UPDATE per row.
-func naiveUpsert(ctx context.Context, s *store.Store, o *store.Order) error {
+func naiveUpsert(ctx context.Context, s *store.Store, o *order.Prepared) error {
 	return pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		for _, t := range order.Tables {
 			cols := t.ColumnNames()
@@ -274,7 +275,7 @@ func naiveUpsert(ctx context.Context, s *store.Store, o *store.Order) error {
 
 // bareCopy COPYs the batch's rows into the tables in one transaction, with no check of
 // what is stored: the fastest any writer of these rows can be.
-func bareCopy(ctx context.Context, s *store.Store, batch []store.Order) error {
+func bareCopy(ctx context.Context, s *store.Store, batch []*order.Prepared) error {
 	return pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
 		for _, t := range order.Tables {
 			var rows [][]any

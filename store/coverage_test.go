@@ -224,13 +224,13 @@ func TestEveryFieldLands(t *testing.T) {
 		t.Fatal(err)
 	}
 	updated := base.Add(48 * time.Hour)
-	o, err := store.Prepare(store.Payload{OrderID: id, UpdateTime: updated, Detail: detail})
+	o, err := order.Prepare(order.Payload{OrderID: id, UpdateTime: updated, Detail: detail})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := storetest.Store(t)
 	ctx := context.Background()
-	if _, err := s.UpsertOrders(ctx, []store.Order{o}); err != nil {
+	if _, err := s.Write(ctx, store.Batch{Orders: []*order.Prepared{o}}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -3,10 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,77 +15,18 @@ import (
 	"ordersync/order"
 )
 
-// Payload is one order as fetched: its detail and, when it came from the order list, its
-// list item.
-type Payload struct {
-	OrderID string
-	// UpdateTime is the list item's order_info.update_time: the order's change cursor.
-	UpdateTime time.Time
-	// Detail is the data object of the order detail 2.0 response, as received.
-	Detail json.RawMessage
-	// ListItem is the order's item in the order list 2.0 response, as received, or nil.
-	ListItem json.RawMessage
+// Batch is what one transaction writes for one shop: prepared orders, orders that failed,
+// and the windows that are finished once these land. A window and its last orders commit
+// together, so a crash never records a window whose orders are not stored or queued.
+type Batch struct {
+	AppID    string
+	RunID    *int64
+	Orders   []*order.Prepared
+	Failures []Failure
+	Windows  []Window
 }
 
-// Order is a payload made ready to store: decoded, flattened and hashed.
-type Order struct {
-	Payload
-	Hash [32]byte
-	Rows *order.Rows
-
-	fetchedAt time.Time // zero: now
-}
-
-// Prepare decodes and flattens one payload. The error names the order and the field that
-// could not be decoded.
-func Prepare(p Payload) (Order, error) {
-	if p.OrderID == "" {
-		return Order{}, errors.New("prepare order: no order id")
-	}
-	d, err := order.Decode(p.Detail)
-	if err != nil {
-		return Order{}, fmt.Errorf("order %s: %w", p.OrderID, err)
-	}
-	return PrepareDecoded(p, d)
-}
-
-// PrepareDecoded is Prepare for a payload whose detail the caller has decoded already.
-func PrepareDecoded(p Payload, d *order.Detail) (Order, error) {
-	switch got := string(d.OrderInfo.OrderID); got {
-	case "":
-		// A detail without its own id is still this order's detail.
-		d.OrderInfo.OrderID = order.Str(p.OrderID)
-	case p.OrderID:
-	default:
-		return Order{}, fmt.Errorf("order %s: detail is for order %s", p.OrderID, got)
-	}
-	d.UpdateTime = p.UpdateTime
-	return Order{Payload: p, Hash: order.Hash(p.Detail), Rows: order.Flatten(d)}, nil
-}
-
-// PrepareFailure is a payload that Prepare refused.
-type PrepareFailure struct {
-	Payload Payload
-	Err     error
-}
-
-// PrepareBatch prepares every payload, returning those that could be prepared and the
-// failures, so that one bad payload does not hold back the rest of its batch.
-func PrepareBatch(ps []Payload) ([]Order, []PrepareFailure) {
-	orders := make([]Order, 0, len(ps))
-	var failed []PrepareFailure
-	for _, p := range ps {
-		o, err := Prepare(p)
-		if err != nil {
-			failed = append(failed, PrepareFailure{Payload: p, Err: err})
-			continue
-		}
-		orders = append(orders, o)
-	}
-	return orders, failed
-}
-
-// UpsertResult counts what UpsertOrders did with each order of a batch.
+// UpsertResult counts what Write did with each order of a batch.
 type UpsertResult struct {
 	// New orders were not stored before; Changed ones had a different content hash. Both
 	// were written whole: parent, children and payload.
@@ -96,55 +37,59 @@ type UpsertResult struct {
 	Unchanged int
 	// Stale orders were older than what is stored (by update_time) and were not written.
 	Stale int
+	// Conflicts are orders stored for another shop: they were queued as failures instead.
+	Conflicts int
 }
 
 // Written is the number of orders whose rows were rewritten.
 func (r UpsertResult) Written() int { return r.New + r.Changed }
 
-func (r *UpsertResult) add(o UpsertResult) {
-	r.New += o.New
-	r.Changed += o.Changed
-	r.Touched += o.Touched
-	r.Unchanged += o.Unchanged
-	r.Stale += o.Stale
-}
-
-// UpsertOrders writes a batch of orders in one transaction. An order whose content hash is
-// the one stored is not rewritten at all (only a newer update_time moves); a new or changed
-// order has its parent row, every child row and its payload replaced, so no stale child
-// row survives a shrunken list. An order older than the stored one is skipped. Orders that
-// land are removed from the failure queue in the same transaction.
-func (s *Store) UpsertOrders(ctx context.Context, batch []Order) (UpsertResult, error) {
-	return s.upsert(ctx, batch, false)
-}
-
-// upsertAttempts bounds the retries of a batch that raced another writer of the same new
+// writeAttempts bounds the retries of a batch that raced another writer of the same new
 // order (a unique violation) or deadlocked with it.
-const upsertAttempts = 3
+const writeAttempts = 3
 
-func (s *Store) upsert(ctx context.Context, batch []Order, force bool) (UpsertResult, error) {
-	batch = latestPerOrder(batch)
-	if len(batch) == 0 {
-		return UpsertResult{}, nil
+// Write stores a batch in one transaction. An order whose content hash is the one stored
+// is not rewritten at all (only a newer update_time moves); a new or changed order has its
+// parent row, every child row and its payload replaced, so no stale child row survives a
+// shrunken list. An order older than the stored one is skipped. An order stored for
+// another shop is not touched: it is queued as a failure of this shop. Orders that land
+// leave this shop's failure queue.
+func (s *Store) Write(ctx context.Context, b Batch) (UpsertResult, error) {
+	res, err := s.write(ctx, b, nil)
+	if err != nil {
+		return UpsertResult{}, fmt.Errorf("write %d orders, %d failures, %d windows: %w", len(b.Orders), len(b.Failures), len(b.Windows), err)
 	}
+	return res, nil
+}
+
+// expected is what replay read of an order: it rewrites the order only if that is still
+// what is stored.
+type expected struct {
+	hash       []byte
+	updateTime *time.Time
+}
+
+func (s *Store) write(ctx context.Context, b Batch, expect map[string]expected) (UpsertResult, error) {
+	orders := latestPerOrder(b.Orders)
 	var (
 		res UpsertResult
 		err error
 	)
-	for attempt := 1; attempt <= upsertAttempts; attempt++ {
+	for attempt := 1; attempt <= writeAttempts; attempt++ {
 		err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 			var txErr error
-			res, txErr = upsertTx(ctx, tx, batch, force)
+			res, txErr = writeTx(ctx, tx, b, orders, expect)
 			return txErr
 		})
 		if err == nil || !retryable(err) {
 			break
 		}
-		s.log.Warn("upsert batch raced another writer; retrying", "orders", len(batch), "attempt", attempt, "error", err)
+		s.log.Warn("write raced another writer; retrying", "orders", len(orders), "attempt", attempt, "error", err)
 	}
 	if err != nil {
-		return UpsertResult{}, fmt.Errorf("upsert %d orders: %w", len(batch), err)
+		return UpsertResult{}, err
 	}
+	s.wrote(res.New)
 	return res, nil
 }
 
@@ -162,10 +107,10 @@ func retryable(err error) bool {
 
 // latestPerOrder keeps one order per id, the one with the latest update_time (the last
 // one on a tie), in id order so that concurrent batches lock rows in the same order.
-func latestPerOrder(batch []Order) []Order {
+func latestPerOrder(batch []*order.Prepared) []*order.Prepared {
 	out := slices.Clone(batch)
-	slices.SortStableFunc(out, func(a, b Order) int {
-		if c := cmpString(a.OrderID, b.OrderID); c != 0 {
+	slices.SortStableFunc(out, func(a, b *order.Prepared) int {
+		if c := strings.Compare(a.OrderID, b.OrderID); c != 0 {
 			return c
 		}
 		return a.UpdateTime.Compare(b.UpdateTime)
@@ -182,71 +127,57 @@ func latestPerOrder(batch []Order) []Order {
 	return out[:j]
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
 type storedOrder struct {
+	appID      *string
 	updateTime *time.Time
 	hash       []byte
 }
 
-func upsertTx(ctx context.Context, tx pgx.Tx, batch []Order, force bool) (UpsertResult, error) {
-	ids := make([]string, len(batch))
-	for i := range batch {
-		ids[i] = batch[i].OrderID
-	}
-	// The row locks serialise writers of the same orders; the id order avoids deadlocks.
-	rows, err := tx.Query(ctx, `
-		SELECT o.order_id, o.update_time, p.content_hash
-		FROM orders o LEFT JOIN order_payloads p USING (order_id)
-		WHERE o.order_id = ANY($1)
-		ORDER BY o.order_id
-		FOR UPDATE OF o`, ids)
+func writeTx(ctx context.Context, tx pgx.Tx, b Batch, orders []*order.Prepared, expect map[string]expected) (UpsertResult, error) {
+	var res UpsertResult
+	stored, err := lockStored(ctx, tx, orders)
 	if err != nil {
-		return UpsertResult{}, fmt.Errorf("read stored orders: %w", err)
+		return res, err
 	}
-	stored := make(map[string]storedOrder, len(batch))
-	for rows.Next() {
-		var (
-			id string
-			so storedOrder
-		)
-		if err := rows.Scan(&id, &so.updateTime, &so.hash); err != nil {
-			rows.Close()
-			return UpsertResult{}, fmt.Errorf("read stored orders: %w", err)
-		}
-		stored[id] = so
-	}
-	if err := rows.Err(); err != nil {
-		return UpsertResult{}, fmt.Errorf("read stored orders: %w", err)
-	}
-
 	var (
-		res     UpsertResult
-		write   []*Order
-		replace []string // stored orders whose rows are rewritten
-		touchID []string
-		touchAt []time.Time
-		landed  = make([]string, 0, len(batch))
+		write    []*order.Prepared
+		replace  []string // stored orders whose rows are rewritten
+		touchID  []string
+		touchAt  []time.Time
+		landed   = make([]string, 0, len(orders))
+		failures = slices.Clone(b.Failures)
 	)
-	for i := range batch {
-		o := &batch[i]
+	for _, o := range orders {
 		so, exists := stored[o.OrderID]
+		if shop := shopOf(o, b.AppID); exists && so.appID != nil && *so.appID != "" && shop != "" && *so.appID != shop {
+			// Xiaoe's ids are global: the same id from a second shop is a mistake somewhere,
+			// and must never overwrite the first shop's order.
+			res.Conflicts++
+			failures = append(failures, Failure{OrderID: o.OrderID, AppID: b.AppID, RunID: b.RunID,
+				UpdateTime: nonZero(o.UpdateTime), ListItem: o.ListItem, Reply: o.Detail,
+				Error: fmt.Sprintf("order %s is stored for shop %s, and shop %s sent it too: it was not overwritten", o.OrderID, *so.appID, shop)})
+			continue
+		}
+		if expect != nil {
+			// Replay: rewrite only what it read; a sync may have written a newer version since.
+			e := expect[o.OrderID]
+			if !exists || !bytes.Equal(so.hash, e.hash) || !equalTime(so.updateTime, e.updateTime) {
+				res.Stale++
+				continue
+			}
+			res.Changed++
+			write = append(write, o)
+			replace = append(replace, o.OrderID)
+			continue
+		}
 		switch {
 		case !exists:
 			res.New++
 			write = append(write, o)
-		case !force && so.updateTime != nil && !o.UpdateTime.IsZero() && o.UpdateTime.Before(*so.updateTime):
+		case so.updateTime != nil && !o.UpdateTime.IsZero() && o.UpdateTime.Before(*so.updateTime):
 			res.Stale++
 			continue
-		case !force && bytes.Equal(so.hash, o.Hash[:]):
+		case bytes.Equal(so.hash, o.Hash[:]):
 			if !o.UpdateTime.IsZero() && (so.updateTime == nil || !o.UpdateTime.Equal(*so.updateTime)) {
 				res.Touched++
 				touchID = append(touchID, o.OrderID)
@@ -268,32 +199,109 @@ func upsertTx(ctx context.Context, tx pgx.Tx, batch []Order, force bool) (Upsert
 			FROM unnest($1::text[], $2::timestamptz[]) AS t(order_id, update_time)
 			WHERE o.order_id = t.order_id`, touchID, touchAt)
 		if err != nil {
-			return UpsertResult{}, fmt.Errorf("move update_time: %w", err)
+			return res, fmt.Errorf("move update_time: %w", err)
 		}
 	}
 	if len(replace) > 0 {
 		// Every child table and the payload reference orders ON DELETE CASCADE: deleting the
 		// parent removes every old child row, whatever tables a future migration adds.
-		if _, err := tx.Exec(ctx, `DELETE FROM orders WHERE order_id = ANY($1)`, replace); err != nil {
-			return UpsertResult{}, fmt.Errorf("delete replaced orders: %w", err)
+		_, err := tx.Exec(ctx, `DELETE FROM orders o USING unnest($1::text[]) AS r(order_id) WHERE o.order_id = r.order_id`, replace)
+		if err != nil {
+			return res, fmt.Errorf("delete replaced orders: %w", err)
 		}
 	}
 	if len(write) > 0 {
 		if err := copyOrders(ctx, tx, write); err != nil {
-			return UpsertResult{}, err
+			return res, err
 		}
 	}
+	if err := recordFailures(ctx, tx, failures); err != nil {
+		return res, err
+	}
 	if len(landed) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM sync_failures WHERE order_id = ANY($1)`, landed); err != nil {
-			return UpsertResult{}, fmt.Errorf("clear failure queue: %w", err)
+		_, err := tx.Exec(ctx, `
+			DELETE FROM sync_failures f USING unnest($2::text[]) AS l(order_id)
+			WHERE f.app_id = $1 AND f.order_id = l.order_id`, b.AppID, landed)
+		if err != nil {
+			return res, fmt.Errorf("clear failure queue: %w", err)
+		}
+	}
+	for _, w := range b.Windows {
+		if err := recordWindow(ctx, tx, w); err != nil {
+			return res, err
 		}
 	}
 	return res, nil
 }
 
+// lockStored reads and locks the stored rows of the batch's orders, in id order so that
+// concurrent writers do not deadlock. The join on unnest keeps an index plan however the
+// table's statistics lag behind its size; `= ANY($1)` was seen to fall back to scans.
+func lockStored(ctx context.Context, tx pgx.Tx, orders []*order.Prepared) (map[string]storedOrder, error) {
+	stored := make(map[string]storedOrder, len(orders))
+	if len(orders) == 0 {
+		return stored, nil
+	}
+	ids := make([]string, len(orders))
+	for i, o := range orders {
+		ids[i] = o.OrderID
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT o.order_id, o.app_id, o.update_time, p.content_hash
+		FROM unnest($1::text[]) AS b(order_id)
+		JOIN orders o ON o.order_id = b.order_id
+		LEFT JOIN order_payloads p ON p.order_id = o.order_id
+		ORDER BY o.order_id
+		FOR UPDATE OF o`, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read stored orders: %w", err)
+	}
+	var (
+		id string
+		so storedOrder
+	)
+	_, err = pgx.ForEachRow(rows, []any{&id, &so.appID, &so.updateTime, &so.hash}, func() error {
+		stored[id] = so
+		so = storedOrder{}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read stored orders: %w", err)
+	}
+	return stored, nil
+}
+
+// appIDColumn is the position of order_info.app_id in an orders row.
+var appIDColumn = slices.Index(order.Tables[order.TOrders].ColumnNames(), "app_id")
+
+// shopOf is the shop an order says it belongs to (order_info.app_id), or the shop that
+// fetched it when the detail does not say.
+func shopOf(o *order.Prepared, fetchedBy string) string {
+	if rows := o.Rows[order.TOrders]; len(rows) > 0 {
+		if s, ok := rows[0][appIDColumn].(string); ok && s != "" {
+			return s
+		}
+	}
+	return fetchedBy
+}
+
+func equalTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
+}
+
+func nonZero(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
 // copyOrders COPYs the rows of every table and the payloads of orders that are not stored
 // (any old rows were deleted by the caller in the same transaction).
-func copyOrders(ctx context.Context, tx pgx.Tx, write []*Order) error {
+func copyOrders(ctx context.Context, tx pgx.Tx, write []*order.Prepared) error {
 	for _, t := range order.Tables {
 		n := 0
 		for _, o := range write {
@@ -318,8 +326,8 @@ func copyOrders(ctx context.Context, tx pgx.Tx, write []*Order) error {
 			item = []byte(o.ListItem)
 		}
 		fetched := now
-		if !o.fetchedAt.IsZero() {
-			fetched = o.fetchedAt
+		if !o.FetchedAt.IsZero() {
+			fetched = o.FetchedAt
 		}
 		payloads[i] = []any{o.OrderID, []byte(o.Detail), item, o.Hash[:], fetched}
 	}
@@ -333,7 +341,9 @@ func copyOrders(ctx context.Context, tx pgx.Tx, write []*Order) error {
 
 // StoredUpdateTimes returns the stored update_time of those of ids that are stored.
 func (s *Store) StoredUpdateTimes(ctx context.Context, ids []string) (map[string]time.Time, error) {
-	rows, err := s.pool.Query(ctx, `SELECT order_id, update_time FROM orders WHERE order_id = ANY($1) AND update_time IS NOT NULL`, ids)
+	rows, err := s.pool.Query(ctx, `
+		SELECT o.order_id, o.update_time FROM unnest($1::text[]) AS b(order_id)
+		JOIN orders o ON o.order_id = b.order_id WHERE o.update_time IS NOT NULL`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("stored update times: %w", err)
 	}
@@ -350,91 +360,4 @@ func (s *Store) StoredUpdateTimes(ctx context.Context, ids []string) (map[string
 		return nil, fmt.Errorf("stored update times: %w", err)
 	}
 	return out, nil
-}
-
-// ReplayResult counts what Replay did.
-type ReplayResult struct {
-	Orders int
-	Failed []PrepareFailure
-}
-
-// replayChunk is how many stored payloads Replay rebuilds per transaction.
-const replayChunk = 500
-
-// Replay rebuilds the order tables of the given orders (all stored orders when ids is
-// empty) from their stored raw payloads, without calling the API: after a mapping fix,
-// the tables show what the new code makes of the same data. Each order keeps its
-// update_time, list item, content hash and fetched_at. Payloads that no longer decode are
-// reported and left as they are.
-func (s *Store) Replay(ctx context.Context, ids []string) (ReplayResult, error) {
-	var (
-		res   ReplayResult
-		after string
-	)
-	if ids == nil {
-		ids = []string{}
-	}
-	for {
-		batch, read, last, err := s.readPayloads(ctx, after, ids, &res)
-		if err != nil {
-			return res, fmt.Errorf("replay: %w", err)
-		}
-		if len(batch) > 0 {
-			if _, err := s.upsert(ctx, batch, true); err != nil {
-				return res, fmt.Errorf("replay: %w", err)
-			}
-			res.Orders += len(batch)
-		}
-		if read < replayChunk {
-			return res, nil
-		}
-		after = last
-	}
-}
-
-// readPayloads reads the next chunk of stored payloads after the id after and prepares
-// them; those that fail are added to res.Failed. It returns how many rows it read and the
-// last order id among them.
-func (s *Store) readPayloads(ctx context.Context, after string, ids []string, res *ReplayResult) ([]Order, int, string, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT p.order_id, o.update_time, p.detail, p.list_item, p.content_hash, p.fetched_at
-		FROM order_payloads p JOIN orders o USING (order_id)
-		WHERE p.order_id > $1 AND (cardinality($2::text[]) = 0 OR p.order_id = ANY($2))
-		ORDER BY p.order_id LIMIT $3`, after, ids, replayChunk)
-	if err != nil {
-		return nil, 0, "", fmt.Errorf("read payloads: %w", err)
-	}
-	defer rows.Close()
-	var (
-		batch []Order
-		read  int
-	)
-	for rows.Next() {
-		read++
-		var (
-			p            Payload
-			ut           *time.Time
-			detail, item []byte
-			hash         []byte
-			fetched      time.Time
-		)
-		if err := rows.Scan(&p.OrderID, &ut, &detail, &item, &hash, &fetched); err != nil {
-			return nil, 0, "", fmt.Errorf("read payloads: %w", err)
-		}
-		after = p.OrderID
-		if ut != nil {
-			p.UpdateTime = *ut
-		}
-		p.Detail, p.ListItem = detail, item
-		o, err := Prepare(p)
-		if err != nil {
-			res.Failed = append(res.Failed, PrepareFailure{Payload: p, Err: err})
-			continue
-		}
-		// Keep the hash of the payload as the API sent it: jsonb's text of it differs.
-		copy(o.Hash[:], hash)
-		o.fetchedAt = fetched
-		batch = append(batch, o)
-	}
-	return batch, read, after, rows.Err()
 }

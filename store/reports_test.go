@@ -32,7 +32,7 @@ import (
 //	            order_pay_time is the close time, as the API sets it when the payment state
 //	            changes: 1 × 书B 3000.
 //	o_unpaid    created 03-03 10:00, waiting for payment (order_state 0): 5 × 笔C 1000.
-func reportFixture(t testing.TB) []store.Payload {
+func reportFixture(t testing.TB) []order.Payload {
 	t.Helper()
 	type obj = map[string]any
 	goods := func(spu, sku, name string, qty, unit, actual int, more obj) obj {
@@ -138,14 +138,14 @@ func reportFixture(t testing.TB) []store.Payload {
 			price(5000, 0, 5000, 0), "",
 			[]obj{goods("SPU_C", "SKU_C1", "笔C", 5, 1000, 5000, nil)}, nil, nil),
 	}
-	var out []store.Payload
+	var out []order.Payload
 	for id, d := range details {
 		d["order_info"].(obj)["order_id"] = id
 		b, err := json.Marshal(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, store.Payload{OrderID: id, UpdateTime: time.Date(2026, 3, 6, 0, 0, 0, 0, order.Shanghai), Detail: b})
+		out = append(out, order.Payload{OrderID: id, UpdateTime: time.Date(2026, 3, 6, 0, 0, 0, 0, order.Shanghai), Detail: b})
 	}
 	return out
 }
@@ -154,7 +154,7 @@ func reportFixture(t testing.TB) []store.Payload {
 func reportStore(t testing.TB) *store.Store {
 	t.Helper()
 	s := storetest.Store(t)
-	if _, err := s.UpsertOrders(context.Background(), prepare(t, reportFixture(t)...)); err != nil {
+	if _, err := s.Write(context.Background(), store.Batch{Orders: prepare(t, reportFixture(t)...)}); err != nil {
 		t.Fatal(err)
 	}
 	return s

@@ -13,8 +13,12 @@ import (
 
 // Store is the database of one ordersync installation.
 type Store struct {
-	pool *pgxpool.Pool
-	log  *slog.Logger
+	pool  *pgxpool.Pool
+	log   *slog.Logger
+	stats statistics
+	// bg is the context of the store's own background work, cancelled by Close.
+	bg     context.Context
+	stopBg context.CancelFunc
 }
 
 // New connects to the database at url (a postgres:// URL or libpq keyword/value string;
@@ -34,6 +38,10 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	// A lock wait or a forgotten transaction must not hang a sync forever.
 	setIfUnset(params, "idle_in_transaction_session_timeout", "300000")
 	setIfUnset(params, "lock_timeout", "120000")
+	setIfUnset(params, "statement_timeout", "300000")
+	// The batch statements are prepared once per connection; a generic plan made while
+	// the tables were small (a scan) would be kept as they grow. Plan each execution.
+	setIfUnset(params, "plan_cache_mode", "force_custom_plan")
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -45,7 +53,8 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 		return nil, fmt.Errorf("connect to database %s@%s/%s: %w",
 			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
-	return &Store{pool: pool, log: logger}, nil
+	bg, stopBg := context.WithCancel(context.Background())
+	return &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg}, nil
 }
 
 func setIfUnset(m map[string]string, k, v string) {
@@ -57,5 +66,8 @@ func setIfUnset(m map[string]string, k, v string) {
 // Pool returns the store's pool, for the advisory locks of the scheduler.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close closes the pool.
-func (s *Store) Close() { s.pool.Close() }
+// Close stops the store's background work and closes the pool.
+func (s *Store) Close() {
+	s.stopBg()
+	s.pool.Close()
+}

@@ -26,7 +26,7 @@ type shape struct {
 	updated                  time.Time
 }
 
-func (s shape) payload(t testing.TB) store.Payload {
+func (s shape) payload(t testing.TB) order.Payload {
 	t.Helper()
 	var goods, refunds, packages []any
 	for i := range s.lines {
@@ -71,14 +71,18 @@ func (s shape) payload(t testing.TB) store.Payload {
 	if u.IsZero() {
 		u = t0
 	}
-	return store.Payload{OrderID: s.id, UpdateTime: u, Detail: b, ListItem: json.RawMessage(`{"order_info":{"order_id":"` + s.id + `"}}`)}
+	return order.Payload{OrderID: s.id, UpdateTime: u, Detail: b, ListItem: json.RawMessage(`{"order_info":{"order_id":"` + s.id + `"}}`)}
 }
 
-func prepare(t testing.TB, ps ...store.Payload) []store.Order {
+func prepare(t testing.TB, ps ...order.Payload) []*order.Prepared {
 	t.Helper()
-	orders, failed := store.PrepareBatch(ps)
-	if len(failed) > 0 {
-		t.Fatalf("prepare: %v", failed[0].Err)
+	orders := make([]*order.Prepared, len(ps))
+	for i, p := range ps {
+		o, err := order.Prepare(p)
+		if err != nil {
+			t.Fatalf("prepare %s: %v", p.OrderID, err)
+		}
+		orders[i] = o
 	}
 	return orders
 }
@@ -163,7 +167,7 @@ func xmins(t testing.TB, s *store.Store, id string) map[string]string {
 }
 
 // twoOrders is a batch of a rich order (3 lines, 2 refunds, 2 packages) and a plain one.
-func twoOrders(t testing.TB) []store.Order {
+func twoOrders(t testing.TB) []*order.Prepared {
 	t.Helper()
 	return prepare(t,
 		shape{id: "o_1", lines: 3, refunds: 2, packages: 2, amount: 9900}.payload(t),
@@ -175,7 +179,7 @@ func TestUpsertSameBatchTwiceWritesNothing(t *testing.T) {
 	s := storetest.Store(t)
 	ctx := context.Background()
 	batch := twoOrders(t)
-	res, err := s.UpsertOrders(ctx, batch)
+	res, err := s.Write(ctx, store.Batch{Orders: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +190,7 @@ func TestUpsertSameBatchTwiceWritesNothing(t *testing.T) {
 	if len(before) < 10 {
 		t.Fatalf("o_1 has only %d rows", len(before))
 	}
-	res, err = s.UpsertOrders(ctx, batch)
+	res, err = s.Write(ctx, store.Batch{Orders: batch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +207,7 @@ func TestUpsertReplacesChildren(t *testing.T) {
 	s := storetest.Store(t)
 	ctx := context.Background()
 	first := shape{id: "o_1", lines: 3, refunds: 2, packages: 2, amount: 9900}
-	if _, err := s.UpsertOrders(ctx, prepare(t, first.payload(t))); err != nil {
+	if _, err := s.Write(ctx, store.Batch{Orders: prepare(t, first.payload(t))}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]int{"order_goods": 3, "order_goods_discounts": 3, "order_refunds": 2, "order_refund_goods": 2, "order_packages": 2, "order_package_traces": 2}
@@ -214,7 +218,7 @@ func TestUpsertReplacesChildren(t *testing.T) {
 	}
 
 	second := shape{id: "o_1", lines: 2, refunds: 0, packages: 1, amount: 9900, updated: t0.Add(time.Hour)}
-	res, err := s.UpsertOrders(ctx, prepare(t, second.payload(t)))
+	res, err := s.Write(ctx, store.Batch{Orders: prepare(t, second.payload(t))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +245,7 @@ func TestUpsertTouchedAndStale(t *testing.T) {
 	s := storetest.Store(t)
 	ctx := context.Background()
 	o := shape{id: "o_1", lines: 1, amount: 500, updated: t0}
-	if _, err := s.UpsertOrders(ctx, prepare(t, o.payload(t))); err != nil {
+	if _, err := s.Write(ctx, store.Batch{Orders: prepare(t, o.payload(t))}); err != nil {
 		t.Fatal(err)
 	}
 	before := xmins(t, s, "o_1")
@@ -251,7 +255,7 @@ func TestUpsertTouchedAndStale(t *testing.T) {
 	touched.updated = t0.Add(time.Hour)
 	p := touched.payload(t)
 	p.ListItem = json.RawMessage(`{"order_info":{"order_id":"o_1","note":"newer"}}`)
-	res, err := s.UpsertOrders(ctx, prepare(t, p))
+	res, err := s.Write(ctx, store.Batch{Orders: prepare(t, p)})
 	if err != nil || res != (store.UpsertResult{Touched: 1}) {
 		t.Fatalf("touch: %+v, %v", res, err)
 	}
@@ -277,41 +281,13 @@ func TestUpsertTouchedAndStale(t *testing.T) {
 	stale := o
 	stale.amount = 1
 	stale.updated = t0.Add(-time.Hour)
-	res, err = s.UpsertOrders(ctx, prepare(t, stale.payload(t)))
+	res, err = s.Write(ctx, store.Batch{Orders: prepare(t, stale.payload(t))})
 	if err != nil || res != (store.UpsertResult{Stale: 1}) {
 		t.Fatalf("stale: %+v, %v", res, err)
 	}
 	var price int64
 	if err := s.Pool().QueryRow(ctx, "SELECT unit_price FROM order_goods WHERE order_id = 'o_1'").Scan(&price); err != nil || price != 500 {
 		t.Errorf("unit_price after a stale write = %d, %v; want 500", price, err)
-	}
-}
-
-func TestPrepareBatchKeepsGoodOrders(t *testing.T) {
-	t.Parallel()
-	s := storetest.Store(t)
-	good := shape{id: "o_good", lines: 1, amount: 100}.payload(t)
-	bad := shape{id: "o_bad", lines: 1, amount: 100}.payload(t)
-	bad.Detail = json.RawMessage(strings.Replace(string(bad.Detail), `"unit_price":100`, `"unit_price":"abc"`, 1))
-	orders, failed := store.PrepareBatch([]store.Payload{good, bad})
-	if len(failed) != 1 {
-		t.Fatalf("%d failures, want 1", len(failed))
-	}
-	msg := failed[0].Err.Error()
-	for _, want := range []string{"o_bad", "goods_info.goods_list.unit_price"} {
-		if !strings.Contains(msg, want) {
-			t.Errorf("error %q does not name %s", msg, want)
-		}
-	}
-	var de *order.DecodeError
-	if !errors.As(failed[0].Err, &de) {
-		t.Errorf("error %v is not an *order.DecodeError", failed[0].Err)
-	}
-	if _, err := s.UpsertOrders(context.Background(), orders); err != nil {
-		t.Fatal(err)
-	}
-	if count(t, s, "orders", "o_good") != 1 || count(t, s, "orders", "o_bad") != 0 {
-		t.Error("the good order did not land alone")
 	}
 }
 
@@ -322,7 +298,7 @@ func TestReplayReproducesRows(t *testing.T) {
 	s := storetest.Store(t)
 	ctx := context.Background()
 	batch := twoOrders(t)
-	if _, err := s.UpsertOrders(ctx, batch); err != nil {
+	if _, err := s.Write(ctx, store.Batch{Orders: batch}); err != nil {
 		t.Fatal(err)
 	}
 	before := dump(t, s)
@@ -341,7 +317,7 @@ func TestReplayReproducesRows(t *testing.T) {
 		t.Errorf("tables after replay (-original +replayed):\n%s", diff)
 	}
 	// The content hash is the API payload's: a later fetch of the same content is unchanged.
-	up, err := s.UpsertOrders(ctx, batch)
+	up, err := s.Write(ctx, store.Batch{Orders: batch})
 	if err != nil || up.Unchanged != 2 {
 		t.Errorf("upsert after replay: %+v, %v; want 2 unchanged", up, err)
 	}
@@ -429,7 +405,7 @@ func TestMigrateDownAndUp(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("migrate up again: %v", err)
 	}
-	if _, err := s.UpsertOrders(ctx, prepare(t, shape{id: "o_1", lines: 1, amount: 1}.payload(t))); err != nil {
+	if _, err := s.Write(ctx, store.Batch{Orders: prepare(t, shape{id: "o_1", lines: 1, amount: 1}.payload(t))}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"ordersync/order"
 )
 
 // Run is a row of sync_runs. The JSON keys are the column names.
@@ -26,24 +28,25 @@ type Run struct {
 	Error           *string    `json:"error"`
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
+	Worker          string     `json:"worker"`
 }
 
-// Run statuses.
+// Run statuses of finished runs; a run still going (or that died) is 'running'.
 const (
-	StatusRunning = "running"
-	StatusOK      = "ok"
-	StatusPartial = "partial" // finished, but some orders went to the failure queue
-	StatusFailed  = "failed"
+	StatusOK          = "ok"
+	StatusPartial     = "partial"     // finished, but some orders went to the failure queue
+	StatusFailed      = "failed"      // stopped by an error, after writing what it had fetched
+	StatusInterrupted = "interrupted" // stopped by a signal, after writing what it had fetched
 )
 
-// StartRun records the start of a run of kind over [start, end] (either may be zero) and
-// returns its id.
-func (s *Store) StartRun(ctx context.Context, appID, kind string, start, end time.Time) (int64, error) {
+// StartRun records the start of a run of kind over [start, end] (either may be zero) by
+// worker (host:pid) and returns its id.
+func (s *Store) StartRun(ctx context.Context, appID, kind, worker string, start, end time.Time) (int64, error) {
 	var id int64
 	err := s.pool.QueryRow(ctx, `
-		INSERT INTO sync_runs (app_id, kind, window_start, window_end)
-		VALUES ($1, $2, $3, $4) RETURNING run_id`,
-		appID, kind, nullTime(start), nullTime(end)).Scan(&id)
+		INSERT INTO sync_runs (app_id, kind, worker, window_start, window_end)
+		VALUES ($1, $2, $3, $4, $5) RETURNING run_id`,
+		appID, kind, worker, nullTime(start), nullTime(end)).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("start %s run: %w", kind, err)
 	}
@@ -73,7 +76,7 @@ func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT run_id, app_id, kind, window_start, window_end, status, orders_listed,
 			orders_fetched, orders_written, orders_unchanged, orders_failed, api_calls, error,
-			started_at, finished_at
+			started_at, finished_at, worker
 		FROM sync_runs ORDER BY run_id DESC LIMIT $1`, n)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
@@ -85,40 +88,34 @@ func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
 	return runs, nil
 }
 
-// LastSuccess returns when the last run of kind that stored everything finished.
-func (s *Store) LastSuccess(ctx context.Context, kind string) (time.Time, bool, error) {
-	var t *time.Time
-	err := s.pool.QueryRow(ctx, `SELECT max(finished_at) FROM sync_runs WHERE kind = $1 AND status = 'ok'`, kind).Scan(&t)
-	if err != nil || t == nil {
-		return time.Time{}, false, err
-	}
-	return *t, true, nil
-}
-
-// Window kinds: the field a window filters on.
-const (
-	WindowUpdateTime  = "update_time"
-	WindowCreatedTime = "created_time"
-)
-
-// Window is a row of sync_windows: a window all of whose orders are stored or queued.
+// Window is a row of sync_windows: a span all of whose orders are stored or queued.
 type Window struct {
-	AppID        string    `json:"app_id"`
-	Kind         string    `json:"kind"`
-	WindowStart  time.Time `json:"window_start"`
-	WindowEnd    time.Time `json:"window_end"`
-	OrdersListed int       `json:"orders_listed"`
-	RunID        *int64    `json:"run_id"`
-	FinishedAt   time.Time `json:"finished_at"`
+	AppID        string       `json:"app_id"`
+	Kind         order.Cursor `json:"kind"` // the order time the window covers
+	WindowStart  time.Time    `json:"window_start"`
+	WindowEnd    time.Time    `json:"window_end"`
+	OrdersListed int          `json:"orders_listed"`
+	RunID        *int64       `json:"run_id"`
+	FinishedAt   time.Time    `json:"finished_at"`
 }
 
-// RecordWindow records w as finished. Recording it again is harmless.
-func (s *Store) RecordWindow(ctx context.Context, w Window) error {
-	_, err := s.pool.Exec(ctx, `
+// recordWindow records w as finished, merged with the finished windows of its kind that it
+// overlaps or touches (windows are closed at one-second resolution, so [a, b] touches
+// [b+1s, c]). sync_windows thus holds one row per covered span: it grows with the gaps,
+// not with the ticks.
+func recordWindow(ctx context.Context, tx pgx.Tx, w Window) error {
+	_, err := tx.Exec(ctx, `
+		WITH merged AS (
+			DELETE FROM sync_windows
+			WHERE app_id = $1 AND kind = $2
+				AND window_start <= $4::timestamptz + interval '1 second'
+				AND window_end >= $3::timestamptz - interval '1 second'
+			RETURNING window_start, window_end, orders_listed
+		)
 		INSERT INTO sync_windows (app_id, kind, window_start, window_end, orders_listed, run_id)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (app_id, kind, window_start, window_end)
-		DO UPDATE SET orders_listed = excluded.orders_listed, run_id = excluded.run_id, finished_at = now()`,
+		SELECT $1, $2, least($3, min(window_start)), greatest($4, max(window_end)),
+			$5 + coalesce(sum(orders_listed), 0), $6
+		FROM merged`,
 		w.AppID, w.Kind, w.WindowStart, w.WindowEnd, w.OrdersListed, w.RunID)
 	if err != nil {
 		return fmt.Errorf("record %s window %s..%s: %w", w.Kind, w.WindowStart.Format(time.DateTime), w.WindowEnd.Format(time.DateTime), err)
@@ -127,7 +124,7 @@ func (s *Store) RecordWindow(ctx context.Context, w Window) error {
 }
 
 // Windows returns the finished windows of kind that overlap [from, to], oldest first.
-func (s *Store) Windows(ctx context.Context, appID, kind string, from, to time.Time) ([]Window, error) {
+func (s *Store) Windows(ctx context.Context, appID string, kind order.Cursor, from, to time.Time) ([]Window, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT app_id, kind, window_start, window_end, orders_listed, run_id, finished_at
 		FROM sync_windows
@@ -144,8 +141,8 @@ func (s *Store) Windows(ctx context.Context, appID, kind string, from, to time.T
 }
 
 // Checkpoint is the end of the latest finished window of kind: the incremental sync goes
-// on from there.
-func (s *Store) Checkpoint(ctx context.Context, appID, kind string) (time.Time, bool, error) {
+// on from there. The index on (app_id, kind, window_end DESC) serves it.
+func (s *Store) Checkpoint(ctx context.Context, appID string, kind order.Cursor) (time.Time, bool, error) {
 	var t *time.Time
 	err := s.pool.QueryRow(ctx, `SELECT max(window_end) FROM sync_windows WHERE app_id = $1 AND kind = $2`, appID, kind).Scan(&t)
 	if err != nil {
@@ -157,22 +154,24 @@ func (s *Store) Checkpoint(ctx context.Context, appID, kind string) (time.Time, 
 	return *t, true, nil
 }
 
-// Checkpoints returns the latest finished window of every kind and shop.
-func (s *Store) Checkpoints(ctx context.Context) ([]Window, error) {
+// Coverage returns every finished window of every shop and kind: the spans that the sync
+// and the backfills have covered.
+func (s *Store) Coverage(ctx context.Context) ([]Window, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT DISTINCT ON (app_id, kind) app_id, kind, window_start, window_end, orders_listed, run_id, finished_at
-		FROM sync_windows ORDER BY app_id, kind, window_end DESC`)
+		SELECT app_id, kind, window_start, window_end, orders_listed, run_id, finished_at
+		FROM sync_windows ORDER BY app_id, kind, window_start`)
 	if err != nil {
-		return nil, fmt.Errorf("list checkpoints: %w", err)
+		return nil, fmt.Errorf("list windows: %w", err)
 	}
 	ws, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Window])
 	if err != nil {
-		return nil, fmt.Errorf("list checkpoints: %w", err)
+		return nil, fmt.Errorf("list windows: %w", err)
 	}
 	return ws, nil
 }
 
-// Failure is a row of sync_failures: an order that could not be fetched or stored.
+// Failure is a row of sync_failures: an order of a shop that could not be fetched or
+// stored. The JSON keys are the column names; the reply's bytes are left out.
 type Failure struct {
 	OrderID       string          `json:"order_id"`
 	AppID         string          `json:"app_id"`
@@ -183,10 +182,15 @@ type Failure struct {
 	FirstFailedAt time.Time       `json:"first_failed_at"`
 	LastAttemptAt time.Time       `json:"last_attempt_at"`
 	RunID         *int64          `json:"run_id"`
+	NextAttemptAt time.Time       `json:"next_attempt_at"`
+	// Reply is the last reply received for the order, as received; nil when none came.
+	Reply []byte `json:"-"`
 }
 
-// RecordFailures queues orders that failed, or counts another attempt for those queued.
-func (s *Store) RecordFailures(ctx context.Context, fs []Failure) error {
+// recordFailures queues orders that failed, or counts another attempt for those queued.
+// The first three retries happen on the next run; after that the wait doubles from five
+// minutes up to six hours, so a queue of orders that keep failing cannot eat the budget.
+func recordFailures(ctx context.Context, tx pgx.Tx, fs []Failure) error {
 	if len(fs) == 0 {
 		return nil
 	}
@@ -197,28 +201,33 @@ func (s *Store) RecordFailures(ctx context.Context, fs []Failure) error {
 			item = []byte(f.ListItem)
 		}
 		b.Queue(`
-			INSERT INTO sync_failures (order_id, app_id, error, update_time, list_item, run_id)
-			VALUES ($1, $2, $3, $4, $5, $6)
+			INSERT INTO sync_failures AS q (order_id, app_id, error, update_time, list_item, run_id, reply)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)
 			ON CONFLICT (app_id, order_id) DO UPDATE SET
 				error = excluded.error,
-				attempts = sync_failures.attempts + 1,
-				update_time = coalesce(excluded.update_time, sync_failures.update_time),
-				list_item = coalesce(excluded.list_item, sync_failures.list_item),
+				attempts = q.attempts + 1,
+				update_time = coalesce(excluded.update_time, q.update_time),
+				list_item = coalesce(excluded.list_item, q.list_item),
 				last_attempt_at = now(),
-				run_id = excluded.run_id`,
-			f.OrderID, f.AppID, f.Error, f.UpdateTime, item, f.RunID)
+				next_attempt_at = CASE WHEN q.attempts + 1 <= 3 THEN now()
+					ELSE now() + least(interval '6 hours', interval '5 minutes' * power(2, q.attempts + 1 - 4)) END,
+				run_id = excluded.run_id,
+				reply = excluded.reply`,
+			f.OrderID, f.AppID, f.Error, f.UpdateTime, item, f.RunID, f.Reply)
 	}
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		return fmt.Errorf("record %d failures: %w", len(fs), err)
 	}
 	return nil
 }
 
+const failureColumns = `order_id, app_id, error, attempts, update_time, list_item, first_failed_at,
+	last_attempt_at, run_id, next_attempt_at, reply`
+
 // Failures returns the failure queue of a shop, oldest first ("" for every shop).
 func (s *Store) Failures(ctx context.Context, appID string) ([]Failure, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT order_id, app_id, error, attempts, update_time, list_item, first_failed_at, last_attempt_at, run_id
-		FROM sync_failures WHERE $1 = '' OR app_id = $1 ORDER BY first_failed_at, order_id`, appID)
+	rows, err := s.pool.Query(ctx, `SELECT `+failureColumns+` FROM sync_failures
+		WHERE $1 = '' OR app_id = $1 ORDER BY app_id, first_failed_at, order_id`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list failures: %w", err)
 	}
@@ -229,13 +238,29 @@ func (s *Store) Failures(ctx context.Context, appID string) ([]Failure, error) {
 	return fs, nil
 }
 
-// RemoveFailures takes orders out of the failure queue (UpsertOrders does it for the orders
-// it stores).
-func (s *Store) RemoveFailures(ctx context.Context, ids []string) error {
-	if _, err := s.pool.Exec(ctx, `DELETE FROM sync_failures WHERE order_id = ANY($1)`, ids); err != nil {
-		return fmt.Errorf("remove failures: %w", err)
+// DueFailures returns at most limit queued orders of a shop whose next attempt is due,
+// those due longest first, leaving out the ones that run runID queued itself.
+func (s *Store) DueFailures(ctx context.Context, appID string, runID int64, limit int) ([]Failure, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+failureColumns+` FROM sync_failures
+		WHERE app_id = $1 AND next_attempt_at <= now() AND run_id IS DISTINCT FROM $2
+		ORDER BY next_attempt_at, first_failed_at, order_id LIMIT $3`, appID, runID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list due failures: %w", err)
 	}
-	return nil
+	fs, err := pgx.CollectRows(rows, pgx.RowToStructByPos[Failure])
+	if err != nil {
+		return nil, fmt.Errorf("list due failures: %w", err)
+	}
+	return fs, nil
+}
+
+// QueueDepth is the number of orders in a shop's failure queue.
+func (s *Store) QueueDepth(ctx context.Context, appID string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM sync_failures WHERE app_id = $1`, appID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count failures: %w", err)
+	}
+	return n, nil
 }
 
 func nullTime(t time.Time) any {

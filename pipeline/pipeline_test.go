@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +44,13 @@ func setup(t *testing.T, opts fetchtest.Options, cfg pipeline.Config) *bundle {
 
 func setupTB(t testing.TB, opts fetchtest.Options, cfg pipeline.Config) *bundle {
 	t.Helper()
+	return setupWrapped(t, opts, cfg, nil)
+}
+
+// setupWrapped is setup with the shop's API behind wrap, which may change what reaches
+// the syncer; nil for none.
+func setupWrapped(t testing.TB, opts fetchtest.Options, cfg pipeline.Config, wrap func(http.Handler) http.Handler) *bundle {
+	t.Helper()
 	now := time.Now().In(order.Shanghai).Truncate(time.Second)
 	if opts.Orders == 0 {
 		opts.Orders = 300
@@ -56,9 +65,16 @@ func setupTB(t testing.TB, opts fetchtest.Options, cfg pipeline.Config) *bundle 
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	o := shop.Options()
 	appID := o.AppID
+	base := shop.URL()
+	if wrap != nil {
+		srv := httptest.NewServer(wrap(shop.Handler()))
+		t.Cleanup(srv.Close)
+		base = srv.URL
+	}
 	client, err := fetch.New(fetch.Config{
-		BaseURL: shop.URL(), AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
-		Rate: opts.Rate, Logger: log, MaxRetryTime: time.Minute,
+		BaseURL: base, AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
+		// The tests exercise the path, not the pace: retries back off for milliseconds.
+		Rate: opts.Rate, Logger: log, MaxRetryTime: time.Minute, BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -77,17 +93,22 @@ func setupTB(t testing.TB, opts fetchtest.Options, cfg pipeline.Config) *bundle 
 func assertMatchesShop(t *testing.T, b *bundle) {
 	t.Helper()
 	ref := storetest.Store(t)
-	var ps []store.Payload
+	var ps []order.Payload
 	for _, o := range b.shop.Orders() {
-		ps = append(ps, store.Payload{OrderID: o.ID, UpdateTime: o.Updated, Detail: o.Detail, ListItem: o.ListItem})
+		ps = append(ps, order.Payload{OrderID: o.ID, UpdateTime: o.Updated, Detail: o.Detail, ListItem: o.ListItem})
 	}
-	orders, failed := store.PrepareBatch(ps)
-	for _, f := range failed {
-		t.Logf("ground truth order %s does not decode (%v); it must be in the failure queue", f.Payload.OrderID, f.Err)
+	var orders []*order.Prepared
+	for _, p := range ps {
+		o, err := order.Prepare(p)
+		if err != nil {
+			t.Logf("ground truth order %s does not decode (%v); it must be in the failure queue", p.OrderID, err)
+			continue
+		}
+		orders = append(orders, o)
 	}
 	ctx := context.Background()
 	for i := 0; i < len(orders); i += 500 {
-		if _, err := ref.UpsertOrders(ctx, orders[i:min(i+500, len(orders))]); err != nil {
+		if _, err := ref.Write(ctx, store.Batch{Orders: orders[i:min(i+500, len(orders))]}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -210,7 +231,7 @@ func TestSyncLandsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	appID := b.shop.Options().AppID
-	cp1, _, err := b.st.Checkpoint(ctx, appID, store.WindowUpdateTime)
+	cp1, _, err := b.st.Checkpoint(ctx, appID, order.UpdateTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +254,7 @@ func TestSyncLandsChanges(t *testing.T) {
 		t.Errorf("sync after %d changes: %+v", len(changed), res)
 	}
 	assertMatchesShop(t, b)
-	cp2, _, err := b.st.Checkpoint(ctx, appID, store.WindowUpdateTime)
+	cp2, _, err := b.st.Checkpoint(ctx, appID, order.UpdateTime)
 	if err != nil || !cp2.After(cp1) {
 		t.Errorf("checkpoint %v did not move past %v (%v)", cp2, cp1, err)
 	}
@@ -278,14 +299,13 @@ func TestLargeWindowsAreHalved(t *testing.T) {
 	if res.Windows < 300/40 {
 		t.Errorf("%d windows for 300 orders at most 40 per window", res.Windows)
 	}
-	ws, err := b.st.Windows(context.Background(), b.shop.Options().AppID, store.WindowCreatedTime, b.from, b.to)
+	// The halves, recorded one by one, merge into one span: the whole range.
+	ws, err := b.st.Windows(context.Background(), b.shop.Options().AppID, order.CreatedTime, b.from, b.to)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range ws {
-		if w.OrdersListed > 40 {
-			t.Errorf("window %s..%s recorded with %d orders", w.WindowStart, w.WindowEnd, w.OrdersListed)
-		}
+	if len(ws) != 1 || !ws[0].WindowStart.Equal(b.from) || !ws[0].WindowEnd.Equal(b.to) || ws[0].OrdersListed != 300 {
+		t.Errorf("windows recorded: %+v, want one span of the whole range with 300 orders", ws)
 	}
 	assertMatchesShop(t, b)
 }

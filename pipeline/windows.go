@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"ordersync/fetch"
+	"ordersync/order"
 	"ordersync/store"
 )
 
@@ -11,7 +12,7 @@ import (
 // [a, b] is followed by [b+1s, …], so no second is listed twice or skipped.
 
 // split cuts [from, to] into consecutive windows of at most max.
-func split(field fetch.Field, from, to time.Time, max time.Duration) []fetch.Window {
+func split(field order.Cursor, from, to time.Time, max time.Duration) []fetch.Window {
 	var out []fetch.Window
 	for start := from; !start.After(to); {
 		end := start.Add(max)

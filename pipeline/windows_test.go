@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"ordersync/fetch"
 	"ordersync/order"
 	"ordersync/store"
 )
@@ -21,7 +20,7 @@ func at(s string) time.Time {
 
 func TestSplitCoversEverySecondOnce(t *testing.T) {
 	from, to := at("2026-01-01 00:00:00"), at("2026-03-15 23:59:59")
-	ws := split(fetch.CreatedTime, from, to, 31*24*time.Hour-time.Second)
+	ws := split(order.CreatedTime, from, to, 31*24*time.Hour-time.Second)
 	if !ws[0].Start.Equal(from) || !ws[len(ws)-1].End.Equal(to) {
 		t.Fatalf("windows %v do not span the range", ws)
 	}

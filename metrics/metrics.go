@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -137,13 +138,15 @@ func (m *Metrics) RateWait(endpoint string, d time.Duration) {
 // TokenRefresh implements fetch.Observer.
 func (m *Metrics) TokenRefresh() { m.tokens.Inc() }
 
-// RunFinished records a run: its result, the failure queue's depth after it and the
-// incremental checkpoint (zero when unknown).
+// RunFinished records a run: its result, the failure queue's depth after it (negative
+// when unknown) and the incremental checkpoint (zero when unknown).
 func (m *Metrics) RunFinished(res pipeline.Result, err error, queueDepth int, checkpoint time.Time) {
 	result := "ok"
 	switch {
 	case errors.Is(err, pipeline.ErrPartial):
 		result = "partial"
+	case errors.Is(err, context.Canceled):
+		result = "interrupted"
 	case err != nil:
 		result = "failed"
 	}
@@ -151,7 +154,9 @@ func (m *Metrics) RunFinished(res pipeline.Result, err error, queueDepth int, ch
 	m.orders.WithLabelValues(res.Kind, "written").Add(float64(res.Written))
 	m.orders.WithLabelValues(res.Kind, "unchanged").Add(float64(res.Unchanged + res.Touched))
 	m.orders.WithLabelValues(res.Kind, "failed").Add(float64(res.Failed))
-	m.queue.Set(float64(queueDepth))
+	if queueDepth >= 0 {
+		m.queue.Set(float64(queueDepth))
+	}
 
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -56,7 +56,11 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		Spec: e.cfg.Schedule,
 		Run: func(ctx context.Context) error {
 			res, err := s.Sync(ctx)
-			m.RunFinished(res, err, queueDepth(ctx, st, e.cfg.AppID), checkpoint(ctx, st, e.cfg.AppID))
+			depth, cp, serr := syncState(ctx, st, e.cfg.AppID)
+			if serr != nil {
+				e.log.Warn("read the failure queue and the checkpoint for /metrics", "error", serr)
+			}
+			m.RunFinished(res, err, depth, cp)
 			return err
 		},
 	}
@@ -105,21 +109,17 @@ func healthMaxAge(spec string) time.Duration {
 	return max(3*sched.Next(next).Sub(next), 15*time.Minute)
 }
 
-func queueDepth(ctx context.Context, st *store.Store, appID string) int {
+// syncState reads the failure queue's depth and the checkpoint after a run, for the
+// metrics; depth is -1 and the checkpoint zero when they could not be read.
+func syncState(ctx context.Context, st *store.Store, appID string) (depth int, checkpoint time.Time, err error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	fs, err := st.Failures(ctx, appID)
+	depth, err = st.QueueDepth(ctx, appID)
 	if err != nil {
-		return 0
+		depth = -1
 	}
-	return len(fs)
-}
-
-func checkpoint(ctx context.Context, st *store.Store, appID string) time.Time {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	t, _, _ := st.Checkpoint(ctx, appID, store.WindowUpdateTime)
-	return t
+	cp, _, cerr := st.Checkpoint(ctx, appID, order.UpdateTime)
+	return depth, cp, errors.Join(err, cerr)
 }
 
 // cmdHealthcheck asks a running daemon's /healthz, for container health checks in images

@@ -85,14 +85,14 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	step("backfill %s to %s", from.Format(time.DateOnly), now.Format(time.DateOnly))
 	calls := totalCalls(shop.Stats())
 	res, err := s.Backfill(ctx, from, now)
-	printResult(out, res)
+	printResult(out, res, err)
 	if err != nil {
 		return err
 	}
 
 	step("a second backfill over the same range: nothing to do")
 	res, err = s.Backfill(ctx, from, now)
-	printResult(out, res)
+	printResult(out, res, err)
 	if err != nil {
 		return err
 	}
@@ -101,13 +101,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	changed := shop.Mutate(*orders/20, time.Now())
 	fmt.Fprintf(out, "%d orders changed\n", len(changed))
 	res, err = s.Sync(ctx)
-	printResult(out, res)
+	printResult(out, res, err)
 	if err != nil {
 		return err
 	}
 	step("sync again with nothing changed")
 	res, err = s.Sync(ctx)
-	printResult(out, res)
+	printResult(out, res, err)
 	if err != nil {
 		return err
 	}

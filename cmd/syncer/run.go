@@ -189,6 +189,10 @@ func (e *env) syncer(st *store.Store, obs fetch.Observer, progress func(pipeline
 	return pipeline.New(client, st, pipeline.Config{
 		AppID: e.cfg.AppID, Overlap: e.cfg.Overlap, Lookback: e.cfg.Lookback, Workers: e.cfg.Workers,
 		APICalls: cnt.calls.Load, Progress: progress, Logger: e.log,
+		// Every process working for the shop, whatever its command, splits its rate.
+		Budget: func(ctx context.Context) (func(), error) {
+			return st.JoinBudget(ctx, e.cfg.AppID, client.SetShare)
+		},
 	}), nil
 }
 
@@ -230,19 +234,26 @@ func cmdSync(ctx context.Context, e *env, args []string) error {
 	if e.flags.NArg() > 0 {
 		return usagef("sync takes no arguments")
 	}
-	st, s, err := e.openSyncer(ctx, nil)
+	p := newProgress(e, "sync")
+	st, s, err := e.openSyncer(ctx, p.show)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	return e.once(ctx, st, "sync", func(ctx context.Context) error {
 		res, err := s.Sync(ctx)
-		printResult(e.stdout, res)
+		p.done()
+		printResult(e.stdout, res, err)
 		return err
 	})
 }
 
-func printResult(w io.Writer, r pipeline.Result) {
+// printResult prints a run's summary: on stdout when it stored everything or queued some
+// failures (exit 0 or 3), and not at all when it failed (the error says why).
+func printResult(w io.Writer, r pipeline.Result, err error) {
+	if err != nil && !errors.Is(err, pipeline.ErrPartial) {
+		return
+	}
 	done := ""
 	if r.Skipped > 0 {
 		done = fmt.Sprintf(" (%d done before)", r.Skipped)
@@ -289,38 +300,18 @@ func cmdBackfill(ctx context.Context, e *env, args []string) error {
 	if to.Before(from) {
 		return usagef("--to %s is before --from %s", toS, fromS)
 	}
-	st, s, err := e.openSyncer(ctx, progressPrinter(e))
+	p := newProgress(e, "backfill")
+	st, s, err := e.openSyncer(ctx, p.show)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	return e.once(ctx, st, "backfill", func(ctx context.Context) error {
 		res, err := s.Backfill(ctx, from, to)
-		if isTerminal(e.stderr) {
-			fmt.Fprintln(e.stderr)
-		}
-		printResult(e.stdout, res)
+		p.done()
+		printResult(e.stdout, res, err)
 		return err
 	})
-}
-
-// progressPrinter shows a backfill's progress: a line redrawn in place on a terminal, a
-// log line per window otherwise.
-func progressPrinter(e *env) func(pipeline.Progress) {
-	tty := isTerminal(e.stderr)
-	return func(p pipeline.Progress) {
-		eta := "?"
-		if p.EstimatedLeft > 0 {
-			eta = p.EstimatedLeft.Round(time.Second).String()
-		}
-		if tty {
-			fmt.Fprintf(e.stderr, "\rwindows %d/%d  orders %d  %.1f orders/s  ETA %s   ",
-				p.WindowsDone, p.WindowsTotal, p.OrdersDone, p.OrdersPerSec, eta)
-			return
-		}
-		e.log.Info("backfill progress", "windows_done", p.WindowsDone, "windows_total", p.WindowsTotal,
-			"orders_done", p.OrdersDone, "orders_per_sec", p.OrdersPerSec, "eta", eta, "window", p.Window.String())
-	}
 }
 
 func cmdOrder(ctx context.Context, e *env, args []string) error {
@@ -337,7 +328,7 @@ func cmdOrder(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	res, err := s.Orders(ctx, ids)
-	printResult(e.stdout, res)
+	printResult(e.stdout, res, err)
 	return err
 }
 
@@ -351,14 +342,27 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 	res, err := st.Replay(ctx, e.flags.Args())
-	fmt.Fprintf(e.stdout, "replayed %d orders from their stored payloads\n", res.Orders)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "replayed %d orders from their stored payloads", res.Orders)
+	if res.Skipped > 0 {
+		fmt.Fprintf(e.stdout, "; %d left alone: a sync stored a newer version meanwhile", res.Skipped)
+	}
+	if res.Repaired > 0 {
+		fmt.Fprintf(e.stdout, "; %d repaired from the failure queue's replies", res.Repaired)
+	}
+	fmt.Fprintln(e.stdout)
 	for _, f := range res.Failed {
-		fmt.Fprintf(e.stdout, "  %s: %v\n", f.Payload.OrderID, f.Err)
+		fmt.Fprintf(e.stdout, "  %s: %v\n", f.OrderID, f.Err)
 	}
-	if err == nil && len(res.Failed) > 0 {
-		err = fmt.Errorf("%d stored payloads no longer decode", len(res.Failed))
+	switch {
+	case len(res.Unknown) > 0:
+		return usagef("no stored payload or queued reply for order %s", strings.Join(res.Unknown, ", "))
+	case len(res.Failed) > 0:
+		return fmt.Errorf("%d stored payloads or queued replies do not decode", len(res.Failed))
 	}
-	return err
+	return nil
 }
 
 func cmdStatus(ctx context.Context, e *env, args []string) error {
@@ -376,7 +380,7 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, err := st.Checkpoints(ctx)
+	ws, err := st.Coverage(ctx)
 	if err != nil {
 		return err
 	}
@@ -393,33 +397,53 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 			Failures []store.Failure `json:"failures"`
 		}{nonNil(rs), nonNil(ws), nonNil(fs)})
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tKIND\tSTATUS\tSTARTED\tDURATION\tLISTED\tFETCHED\tWRITTEN\tFAILED\tAPI CALLS\tERROR")
+	return printStatus(e.stdout, time.Now(), rs, ws, fs)
+}
+
+// printStatus shows the runs, what the sync and the backfills have covered, and the
+// failure queue with each failure's whole error. Times are Beijing time, and say so.
+func printStatus(w io.Writer, now time.Time, rs []store.Run, ws []store.Window, fs []store.Failure) error {
+	at := func(t time.Time) string { return t.In(order.Shanghai).Format("2006-01-02 15:04:05 MST") }
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSHOP\tKIND\tSTATUS\tSTARTED\tDURATION\tLISTED\tFETCHED\tWRITTEN\tFAILED\tAPI CALLS\tWORKER")
 	for _, r := range rs {
 		dur := "running"
 		if r.FinishedAt != nil {
 			dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 		}
-		msg := ""
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.RunID, r.AppID, r.Kind, r.Status,
+			at(r.StartedAt), dur, r.OrdersListed, r.OrdersFetched, r.OrdersWritten, r.OrdersFailed, r.APICalls, r.Worker)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range rs {
 		if r.Error != nil {
-			msg = firstLine(*r.Error, 80)
+			fmt.Fprintf(w, "run %d: %s\n", r.RunID, *r.Error)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", r.RunID, r.Kind, r.Status,
-			r.StartedAt.In(order.Shanghai).Format(time.DateTime), dur, r.OrdersListed, r.OrdersFetched,
-			r.OrdersWritten, r.OrdersFailed, r.APICalls, msg)
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintln(tw, "CHECKPOINT\tSHOP\tUP TO\tFINISHED")
-	for _, w := range ws {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", w.Kind, w.AppID, w.WindowEnd.In(order.Shanghai).Format(time.DateTime),
-			w.FinishedAt.In(order.Shanghai).Format(time.DateTime))
+
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COVERED\tSHOP\tFROM\tTO\tORDERS LISTED\tLAG")
+	for _, c := range ws {
+		what, lag := "backfill (created_time)", ""
+		if c.Kind == order.UpdateTime {
+			what = "sync (update_time)"
+			lag = now.Sub(c.WindowEnd).Round(time.Second).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", what, c.AppID, at(c.WindowStart), at(c.WindowEnd), c.OrdersListed, lag)
 	}
-	fmt.Fprintln(tw)
-	fmt.Fprintf(tw, "FAILURE QUEUE (%d)\tATTEMPTS\tLAST ATTEMPT\tERROR\n", len(fs))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintf(w, "\nFAILURE QUEUE: %d orders\n", len(fs))
 	for _, f := range fs {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", f.OrderID, f.Attempts, f.LastAttemptAt.In(order.Shanghai).Format(time.DateTime), firstLine(f.Error, 100))
+		fmt.Fprintf(w, "%s  shop %s  attempts %d  last %s  next %s\n  %s\n", f.OrderID, f.AppID, f.Attempts,
+			at(f.LastAttemptAt), at(f.NextAttemptAt), f.Error)
 	}
-	return tw.Flush()
+	return nil
 }
 
 func nonNil[T any](s []T) []T {
@@ -429,18 +453,14 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func firstLine(s string, max int) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > max {
-		s = s[:max-3] + "..."
-	}
-	return s
-}
-
 // exitCode maps a command's error to the exit status of the contract and prints it.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil || errors.Is(err, errHelp) {
 		return 0
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(stderr, "syncer: interrupted; what had been fetched is stored")
+		return 130
 	}
 	fmt.Fprintf(stderr, "syncer: %v\n", err)
 	var ue *usageError

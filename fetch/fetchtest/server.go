@@ -60,16 +60,56 @@ func (s *Shop) serve(w http.ResponseWriter, r *http.Request) {
 	ep := strings.TrimPrefix(r.URL.Path, "/")
 	switch ep {
 	case EndpointToken:
-		s.serveToken(w, r)
+		s.serveToken(w, r, tokenParams(r))
 	case EndpointList, EndpointDetail:
-		s.serveBusiness(w, r, ep)
+		s.serveBusiness(w, r, ep, businessParams(r))
 	default:
 		s.count("404", -http.StatusNotFound)
-		if s.tb != nil {
-			s.tb.Errorf("fetchtest: %s %s: the Xiaoe API has no such path", r.Method, r.URL.Path)
-		}
-		http.NotFound(w, r)
+		notFound(s.tb, w, r)
 	}
+}
+
+func notFound(tb TB, w http.ResponseWriter, r *http.Request) {
+	if tb != nil {
+		tb.Errorf("fetchtest: %s %s: the Xiaoe API has no such path", r.Method, r.URL.Path)
+	}
+	http.NotFound(w, r)
+}
+
+// tokenParams are the parameters of a token call. The official SDKs send them as a JSON
+// body on the GET; everyone else as a query string. Take either.
+func tokenParams(r *http.Request) url.Values {
+	q := r.URL.Query()
+	if q.Get("app_id") != "" {
+		return q
+	}
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16))
+	var p map[string]json.RawMessage
+	if len(bytes.TrimSpace(body)) == 0 || json.Unmarshal(body, &p) != nil {
+		return q
+	}
+	q = url.Values{}
+	for k, v := range p {
+		if s, ok := str(v); ok {
+			q.Set(k, s)
+		}
+	}
+	return q
+}
+
+// businessParams reads the JSON body of a list or detail call: nil when it is not a JSON
+// object. It reads the request before any latency, because only then does net/http notice
+// a client that goes away (and cancel r.Context()).
+func businessParams(r *http.Request) map[string]json.RawMessage {
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var params map[string]json.RawMessage
+	if err != nil || json.Unmarshal(body, &params) != nil {
+		return nil
+	}
+	if params == nil { // the body was null
+		params = map[string]json.RawMessage{}
+	}
+	return params
 }
 
 // count records a call and its answer.
@@ -139,6 +179,9 @@ var codeMsgs = map[int]string{
 	40001: "参数错误", 40004: "不存在的 order_state_state 类型",
 }
 
+// msgNotObject is the msg of a 40001 for a body that is not a JSON object.
+const msgNotObject = "请求体不是 JSON 对象"
+
 func codeMsg(code int) string {
 	if m, ok := codeMsgs[code]; ok {
 		return m
@@ -196,7 +239,8 @@ const htmlError = `<html>
 </html>
 `
 
-func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) {
+// serveBusiness answers a list or detail call whose body has been read into params.
+func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string, params map[string]json.RawMessage) {
 	s.fmu.Lock()
 	rate, failWith, latency := s.rate, s.failWith[ep], s.latency
 	roll := s.dice.Float64()
@@ -217,9 +261,6 @@ func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) 
 		s.reply(w, ep, failWith, codeMsg(failWith), nil)
 		return
 	}
-	// Read the request before the latency: only then does net/http notice a client that
-	// goes away (and cancel r.Context()).
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if !s.wait(r, latency) {
 		return
 	}
@@ -231,9 +272,8 @@ func (s *Shop) serveBusiness(w http.ResponseWriter, r *http.Request, ep string) 
 		s.htmlError(w, ep, errStatus)
 		return
 	}
-	var params map[string]json.RawMessage
-	if err != nil || json.Unmarshal(body, &params) != nil {
-		s.reply(w, ep, 40001, "请求体不是 JSON 对象", nil)
+	if params == nil {
+		s.reply(w, ep, 40001, msgNotObject, nil)
 		return
 	}
 
@@ -275,7 +315,8 @@ func num(raw json.RawMessage, def int) (int, bool) {
 	return n, err == nil
 }
 
-func (s *Shop) serveToken(w http.ResponseWriter, r *http.Request) {
+// serveToken answers a token call with parameters q.
+func (s *Shop) serveToken(w http.ResponseWriter, r *http.Request, q url.Values) {
 	ep := EndpointToken
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
 		s.reply(w, ep, 2055, codeMsg(2055), nil)
@@ -302,23 +343,6 @@ func (s *Shop) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if !s.wait(r, latency) {
 		return
-	}
-
-	// The official SDKs send the parameters as a JSON body on the GET; everyone else as
-	// a query string. Take either.
-	q := r.URL.Query()
-	if q.Get("app_id") == "" {
-		if body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<16)); len(bytes.TrimSpace(body)) > 0 {
-			var p map[string]json.RawMessage
-			if json.Unmarshal(body, &p) == nil {
-				q = url.Values{}
-				for k, v := range p {
-					if s, ok := str(v); ok {
-						q.Set(k, s)
-					}
-				}
-			}
-		}
 	}
 	code := 0
 	switch o := s.opts; {
@@ -379,6 +403,13 @@ func (s *Shop) newToken() string {
 		b[i] = alnumSet[s.dice.IntN(len(alnumSet))]
 	}
 	return string(b)
+}
+
+// issued reports whether the shop issued tok, whether it is still valid or not.
+func (s *Shop) issued(tok string) bool {
+	s.tmu.Lock()
+	defer s.tmu.Unlock()
+	return s.tokens[tok] != nil
 }
 
 func (s *Shop) tokenValid(tok string) bool {

@@ -22,8 +22,10 @@ type envelope struct {
 	Data json.RawMessage `json:"data"`
 }
 
+// api calls a fake over HTTP: one shop's (srv), or a Multi's at url.
 type api struct {
 	t   *testing.T
+	url string
 	srv *fetchtest.Server
 }
 
@@ -31,12 +33,13 @@ func newAPI(t *testing.T, opts fetchtest.Options) *api {
 	if opts.From.IsZero() {
 		opts.From, opts.To = t0, tEnd
 	}
-	return &api{t: t, srv: fetchtest.NewServer(t, opts)}
+	srv := fetchtest.NewServer(t, opts)
+	return &api{t: t, url: srv.URL(), srv: srv}
 }
 
 func (a *api) token(q url.Values) envelope {
 	a.t.Helper()
-	resp, err := http.Get(a.srv.URL() + "/token?" + q.Encode())
+	resp, err := http.Get(a.url + "/token?" + q.Encode())
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -45,8 +48,17 @@ func (a *api) token(q url.Values) envelope {
 
 func (a *api) goodToken() string {
 	a.t.Helper()
-	o := a.srv.Options()
-	env := a.token(url.Values{"app_id": {o.AppID}, "client_id": {o.ClientID}, "secret_key": {o.SecretKey}, "grant_type": {"client_credential"}})
+	return a.tokenFor(a.srv.Options())
+}
+
+func credentials(o fetchtest.Options) url.Values {
+	return url.Values{"app_id": {o.AppID}, "client_id": {o.ClientID}, "secret_key": {o.SecretKey}, "grant_type": {"client_credential"}}
+}
+
+// tokenFor gets a token with the credentials of the shop of o.
+func (a *api) tokenFor(o fetchtest.Options) string {
+	a.t.Helper()
+	env := a.token(credentials(o))
 	var d struct {
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int    `json:"expires_in"`
@@ -60,7 +72,7 @@ func (a *api) goodToken() string {
 func (a *api) post(ep string, body map[string]any) envelope {
 	a.t.Helper()
 	b, _ := json.Marshal(body)
-	resp, err := http.Post(a.srv.URL()+"/"+ep, "application/json", bytes.NewReader(b))
+	resp, err := http.Post(a.url+"/"+ep, "application/json", bytes.NewReader(b))
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -104,8 +116,7 @@ func bj(t time.Time) string { return t.In(order.Shanghai).Format(time.DateTime) 
 
 func TestTokenCodes(t *testing.T) {
 	a := newAPI(t, fetchtest.Options{})
-	o := a.srv.Options()
-	good := url.Values{"app_id": {o.AppID}, "client_id": {o.ClientID}, "secret_key": {o.SecretKey}, "grant_type": {"client_credential"}}
+	good := credentials(a.srv.Options())
 	for _, tc := range []struct {
 		key, value string
 		code       int
@@ -171,8 +182,7 @@ func TestTokenQuota(t *testing.T) {
 	for range 100 {
 		a.goodToken()
 	}
-	o := a.srv.Options()
-	if env := a.token(url.Values{"app_id": {o.AppID}, "client_id": {o.ClientID}, "secret_key": {o.SecretKey}, "grant_type": {"client_credential"}}); env.Code != 2053 {
+	if env := a.token(credentials(a.srv.Options())); env.Code != 2053 {
 		t.Errorf("the 101st token call in 10 minutes: code %d, want 2053", env.Code)
 	}
 }

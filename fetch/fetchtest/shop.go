@@ -6,7 +6,9 @@
 // serves them over HTTP, changes them on request (Mutate, AddOrders), and counts every
 // call (Stats), so that end-to-end tests can compare what a client stored with what the
 // shop served (Orders). NewServer starts one on a local port for a test; New and Handler
-// serve it anywhere else.
+// serve it anywhere else. NewMulti serves many shops on one server, as an agency reaches
+// them (NewMultiServer and StartMulti start it). SetFault makes the detail reply of chosen
+// orders bad in the ways a sync must survive.
 //
 // What it does like the real API (shared/xiaoe/api-notes.md): list windows filter
 // inclusively on update_time or created_time in Beijing time, sort by it, page with
@@ -57,7 +59,7 @@ type Options struct {
 	// payment, shipping, refunds and settlement up to To.
 	From, To time.Time
 
-	AppID, ClientID, SecretKey string // credentials it accepts; defaults Default*
+	AppID, ClientID, SecretKey string // credentials it accepts; defaults Default* (NewMulti's differ)
 
 	// Rate is the calls/s per endpoint beyond which the shop answers 2054; default 20,
 	// negative for no limit. Rate windows are calendar seconds of the real clock (whatever

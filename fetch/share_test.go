@@ -129,3 +129,33 @@ func TestShareKeepsTheSlowDown(t *testing.T) {
 	b.client.SetShare(0)
 	near("not counted by the others", b.client.Pace(fetch.EndpointDetail), full/32)
 }
+
+// TestShareAppliesToWaitingCalls: calls already waiting for their turn take the new pace.
+func TestShareAppliesToWaitingCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for about 3 seconds")
+	}
+	b := setup(t, setupOpts{shop: fetchtest.Options{Orders: 8}, config: func(c *fetch.Config) { c.Rate = 4 }})
+	ctx := context.Background()
+	ids := orderIDs(b.srv)
+	if _, _, err := b.client.OrderDetail(ctx, ids[0]); err != nil { // the token, out of the way
+		t.Fatal(err)
+	}
+	// At an eighth of 3.88 calls/s, the first of the calls goes after 2 s, and as it lands
+	// the client has the rate to itself again: the four others, already waiting, go a
+	// quarter of a second apart, 3 s in all. Were they to keep the old pace, the next
+	// would wait 2 s more.
+	b.client.SetShare(8)
+	var once sync.Once
+	b.obs.setOnCall(func(string, int) { once.Do(func() { b.client.SetShare(1) }) })
+	const calls = 5
+	start := time.Now()
+	if _, errs := pool(ctx, b.client, ids[1:1+calls], calls); len(errs) > 0 {
+		t.Fatal(errors.Join(errs...))
+	}
+	took := time.Since(start)
+	t.Logf("%d calls in %v", calls, took.Round(time.Millisecond))
+	if took > 4*time.Second {
+		t.Errorf("%d calls took %v, want about 3s: the waiting calls kept the old pace", calls, took.Round(time.Millisecond))
+	}
+}

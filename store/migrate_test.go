@@ -36,6 +36,7 @@ func TestDownDropsOfEveryMigration(t *testing.T) {
 			"view report_daily_sales", "view report_orders"},
 		"00004_api_tokens.sql": {"table api_tokens"},
 		"00005_edges.sql":      {"table api_budget"},
+		"00006_comments.sql":   nil,
 	}
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {

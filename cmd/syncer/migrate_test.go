@@ -53,7 +53,12 @@ func TestMigrateDown(t *testing.T) {
 		t.Errorf("status after a refused down: exit %d:\n%s\nwant every migration applied", code, stdout)
 	}
 
-	// The last migration alone drops an empty table: no --yes needed.
+	// One migration at a time, dropping nothing or an empty table: no --yes needed.
+	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
+	if code != 0 {
+		t.Fatalf("down: exit %d: %s", code, stderr)
+	}
+	mustShow(stdout, `^rolled back 6 00006_comments\.sql\n$`)
 	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
 	if code != 0 {
 		t.Fatalf("down: exit %d: %s", code, stderr)

@@ -241,7 +241,7 @@ func New(cfg Config) (*Client, error) {
 
 // SetShare divides the list and detail pace among members processes that call the API for
 // the shop, this one included: each paces at Rate × (1 − Headroom) / members. It applies
-// to every call that starts waiting for its turn from now on. A pace that refusals have
+// at once, to the calls already waiting for their turn as well. A pace that refusals have
 // lowered stays as far below its new ceiling as it was below the old one.
 //
 // members < 1 says that the other processes no longer count this one (it could not renew

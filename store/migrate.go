@@ -31,7 +31,7 @@ func (s *Store) provider() (*goose.Provider, *sql.DB, error) {
 	db := stdlib.OpenDBFromPool(s.pool)
 	p, err := goose.NewProvider(goose.DialectPostgres, db, migrations.FS,
 		goose.WithSessionLocker(locker), goose.WithDisableGlobalRegistry(true),
-		goose.WithSlog(s.log))
+		goose.WithSlog(s.log), goose.WithGoMigrations(s.riverMigration()))
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("migrations: %w", err)
@@ -210,7 +210,7 @@ type dropped struct {
 // unlike SQL, there is no text to read it from. A Go migration given to the provider
 // (River's, run through rivermigrate, whose Down drops the river_* tables) needs its
 // entry here, or migrate down refuses to roll it back.
-var goDownDrops = map[int64][]dropped{}
+var goDownDrops = map[int64][]dropped{riverVersion: riverDrops()}
 
 // downDrops returns the tables and views that the Down of migration src drops.
 //

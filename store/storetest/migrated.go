@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	"runtime/debug"
 	"sync"
 	"testing"
 
@@ -37,8 +38,17 @@ func Store(t testing.TB) *store.Store {
 	return s
 }
 
+// migrationsKey names the schema: the migration files, and the version of River, whose
+// migrations ordersync's Go migration runs.
 var migrationsKey = sync.OnceValue(func() string {
 	h := sha256.New()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range bi.Deps {
+			if dep.Path == "github.com/riverqueue/river" {
+				h.Write([]byte(dep.Path + "@" + dep.Version))
+			}
+		}
+	}
 	_ = fs.WalkDir(migrations.FS, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err

@@ -2,51 +2,185 @@ package pipeline_test
 
 import (
 	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"ordersync/fetch"
 	"ordersync/fetch/fetchtest"
+	"ordersync/order"
 	"ordersync/pipeline"
+	"ordersync/store/storetest"
 )
 
-// BenchmarkBackfillAtRateLimit backfills a shop that enforces the real 20 calls/s per
-// endpoint, and reports detail calls per second against that ceiling, the shop's 2054
-// refusals, and the API calls per order of a rerun over the same range with nothing
-// changed (the backfill's windows forgotten, so everything is listed again).
+var (
+	benchHeadroom = flag.Float64("headroom", 0, "the client's Headroom in BenchmarkBackfillAtRateLimit (0: its default, negative: none)")
+	benchOrders   = flag.Int("orders", 20_000, "orders BenchmarkBackfillThroughput backfills (the issue's case is 300000)")
+)
+
+// BenchmarkBackfillAtRateLimit backfills 2,000 orders over 90 days from a shop that
+// enforces the real 20 calls/s per endpoint, answering each call in 150 ms, with the
+// client configured as in production (-headroom overrides its Headroom). It reports
+// detail calls per second over the whole run against that ceiling; the shop's 2054
+// refusals; where the wall time went besides the detail calls (the wait for the token
+// and the first list page before the first detail call, and the writes after the last
+// one); and the API calls per order of a rerun over the same range with nothing changed
+// (the backfill's windows forgotten, so everything is listed again).
 func BenchmarkBackfillAtRateLimit(b *testing.B) {
 	const ceiling = 20.0
-	for range b.N {
-		bd := setupB(b, fetchtest.Options{Seed: 42, Orders: 400, Rate: ceiling})
-		ctx := context.Background()
-		start := time.Now()
-		res, err := bd.syncer.Backfill(ctx, bd.from, bd.to)
-		if err != nil {
-			b.Fatal(err)
-		}
-		elapsed := time.Since(start)
-		st := bd.shop.Stats()
-		detail := st.Calls[fetch.EndpointDetail]
-		b.ReportMetric(float64(detail)/elapsed.Seconds(), "detail-calls/s")
-		b.ReportMetric(float64(detail)/elapsed.Seconds()/ceiling, "ratio-to-ceiling")
-		b.ReportMetric(float64(st.RateLimited), "2054s")
-		b.ReportMetric(float64(res.Written), "orders")
+	name := "headroom=default"
+	if *benchHeadroom != 0 {
+		name = fmt.Sprint("headroom=", *benchHeadroom)
+	}
+	b.Run(name, func(b *testing.B) {
+		for range b.N {
+			now := time.Now().In(order.Shanghai).Truncate(time.Second)
+			var watch callWatch
+			bd := setupBench(b, fetchtest.Options{Seed: 42, Orders: 2000, From: now.AddDate(0, 0, -90), To: now,
+				Rate: ceiling, Latency: 150 * time.Millisecond}, *benchHeadroom, &watch)
+			ctx := context.Background()
+			watch.begin(0)
+			res, err := bd.syncer.Backfill(ctx, bd.from, bd.to)
+			if err != nil {
+				b.Fatal(err)
+			}
+			elapsed := watch.since()
+			st := bd.shop.Stats()
+			detail := st.Calls[fetch.EndpointDetail]
+			b.ReportMetric(float64(detail)/elapsed.Seconds(), "detail-calls/s")
+			b.ReportMetric(float64(detail)/elapsed.Seconds()/ceiling, "ratio-to-ceiling")
+			b.ReportMetric(float64(st.RateLimited), "2054s")
+			b.ReportMetric(float64(res.Written), "orders")
+			b.ReportMetric(ms(watch.firstEnd[fetch.EndpointToken]), "token-ms")
+			b.ReportMetric(ms(watch.firstEnd[fetch.EndpointList]), "first-page-ms")
+			b.ReportMetric(ms(watch.firstDetail), "first-detail-ms")
+			b.ReportMetric(ms(elapsed-watch.lastDetail), "after-last-detail-ms")
+			// The pace between the first detail call and the last: what the pacer gives once
+			// started, whatever the run spends around it.
+			b.ReportMetric(float64(detail)/(watch.lastDetail-watch.firstDetail).Seconds(), "paced-calls/s")
 
-		if _, err := bd.st.Pool().Exec(ctx, "DELETE FROM sync_windows"); err != nil {
-			b.Fatal(err)
+			if _, err := bd.st.Pool().Exec(ctx, "DELETE FROM sync_windows"); err != nil {
+				b.Fatal(err)
+			}
+			bd.shop.ResetStats()
+			if _, err := bd.syncer.Backfill(ctx, bd.from, bd.to); err != nil {
+				b.Fatal(err)
+			}
+			calls := 0
+			for _, n := range bd.shop.Stats().Calls {
+				calls += n
+			}
+			b.ReportMetric(float64(calls)/float64(res.Written), "rerun-calls/order")
 		}
-		bd.shop.ResetStats()
-		if _, err := bd.syncer.Backfill(ctx, bd.from, bd.to); err != nil {
-			b.Fatal(err)
+	})
+}
+
+// BenchmarkBackfillThroughput backfills -orders orders over 90 days from a shop that
+// answers 2,000 calls/s per endpoint in 2 ms each, so that the pipeline and the database,
+// not the API, set the pace. It reports orders written per second over the whole run, and
+// in its first and last tenths (by detail calls: the writer trails them by at most a
+// batch, and the last tenth runs to the end of the run, its last writes included): a rate
+// that falls as the tables grow shows in last/first.
+func BenchmarkBackfillThroughput(b *testing.B) {
+	n := *benchOrders
+	b.Run(fmt.Sprint("orders=", n), func(b *testing.B) {
+		for range b.N {
+			now := time.Now().In(order.Shanghai).Truncate(time.Second)
+			var watch callWatch
+			bd := setupBench(b, fetchtest.Options{Seed: 42, Orders: n, From: now.AddDate(0, 0, -90), To: now,
+				Rate: 2000, Latency: 2 * time.Millisecond}, 0, &watch)
+			watch.begin(n / 10)
+			res, err := bd.syncer.Backfill(context.Background(), bd.from, bd.to)
+			if err != nil {
+				b.Fatal(err)
+			}
+			elapsed := watch.since()
+			if len(watch.tenths) < 10 {
+				b.Fatalf("%d detail calls succeeded, want %d", watch.details, n)
+			}
+			tenth := float64(watch.tenth)
+			first := tenth / watch.tenths[0].Seconds()
+			last := tenth / (elapsed - watch.tenths[8]).Seconds()
+			b.ReportMetric(float64(res.Written)/elapsed.Seconds(), "orders/s")
+			b.ReportMetric(first, "first-tenth-orders/s")
+			b.ReportMetric(last, "last-tenth-orders/s")
+			b.ReportMetric(last/first, "last/first")
+			b.ReportMetric(float64(res.Written), "orders")
 		}
-		calls := 0
-		for _, n := range bd.shop.Stats().Calls {
-			calls += n
-		}
-		b.ReportMetric(float64(calls)/float64(res.Written), "rerun-calls/order")
+	})
+}
+
+// setupBench is a shop, a store and a syncer with the client configured as in production:
+// only its rate and headroom are set, and obs watches its calls.
+func setupBench(b *testing.B, opts fetchtest.Options, headroom float64, obs fetch.Observer) *bundle {
+	b.Helper()
+	shop := fetchtest.NewServer(b, opts)
+	log := slog.New(slog.NewTextHandler(testWriter{b}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	o := shop.Options()
+	client, err := fetch.New(fetch.Config{
+		BaseURL: shop.URL(), AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
+		Rate: o.Rate, Headroom: headroom, Logger: log, Observer: obs,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := storetest.Store(b)
+	syncer := pipeline.New(client, st, pipeline.Config{AppID: o.AppID, Logger: log})
+	return &bundle{shop: shop, st: st, syncer: syncer, from: o.From, to: o.To}
+}
+
+// callWatch is a fetch.Observer that notes, since begin, when the first successful call of
+// each endpoint ended, when the first successful detail call started and the last ended,
+// and when each tenth of the detail calls had succeeded.
+type callWatch struct {
+	mu                      sync.Mutex
+	start                   time.Time
+	firstEnd                map[string]time.Duration
+	firstDetail, lastDetail time.Duration
+	tenth                   int // detail calls per tenth; 0: not counted
+	details                 int
+	tenths                  []time.Duration
+}
+
+func (w *callWatch) begin(tenth int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.start, w.firstEnd, w.tenth = time.Now(), map[string]time.Duration{}, tenth
+}
+
+func (w *callWatch) since() time.Duration { return time.Since(w.start) }
+
+func (w *callWatch) Call(endpoint string, code int, d time.Duration) {
+	if code != 0 {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.firstEnd == nil {
+		return // a call before begin
+	}
+	end := time.Since(w.start)
+	if _, ok := w.firstEnd[endpoint]; !ok {
+		w.firstEnd[endpoint] = end
+	}
+	if endpoint != fetch.EndpointDetail {
+		return
+	}
+	if w.details == 0 || end-d < w.firstDetail {
+		w.firstDetail = end - d
+	}
+	w.lastDetail = max(w.lastDetail, end)
+	w.details++
+	if w.tenth > 0 && w.details%w.tenth == 0 {
+		w.tenths = append(w.tenths, end)
 	}
 }
 
-func setupB(b *testing.B, opts fetchtest.Options) *bundle {
-	return setupTB(b, opts, pipeline.Config{Workers: 8})
-}
+func (w *callWatch) Retry(string, fetch.Kind)       {}
+func (w *callWatch) RateWait(string, time.Duration) {}
+func (w *callWatch) TokenRefresh()                  {}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

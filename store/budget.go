@@ -46,13 +46,16 @@ WITH me AS (
 SELECT count(*) FROM api_budget
 WHERE app_id = $1 AND worker <> $2 AND heartbeat_at >= now() - $3::interval`
 
-// JoinBudget makes this process a member of the shop appID's API budget until leave is
+// JoinBudget makes the caller a member of the shop appID's API budget until leave is
 // called: every process that calls the API for the shop, whatever its command, joins, and
-// each paces its calls at the shop's rate divided by the members that are alive.
+// each paces its calls at the shop's rate divided by the members that are alive. Each
+// join is a member of its own (its row's worker is host:pid and a random suffix), so join
+// once per fetch.Client.
 //
 // onShare is told the number of members, this one included: once before JoinBudget
-// returns, then whenever it changes, never after leave returns, and never concurrently
-// (pass fetch.Client.SetShare). It is told 0 when this process could not renew its
+// returns, then whenever it changes, never after leave returns, and never concurrently;
+// it runs on the goroutine that renews the membership, so it must be quick (pass
+// fetch.Client.SetShare). It is told 0 when this process could not renew its
 // membership for so long that the others count it out and may be spending the whole
 // rate; until then a failing renewal keeps the last share. Renewals stop when ctx ends.
 //

@@ -63,6 +63,9 @@ type Config struct {
 	// MaxRetries bounds the orders of the failure queue that one run tries again, those
 	// due longest first. Default 100.
 	MaxRetries int
+	// RetryApart leaves the failure queue out of Sync, for a scheduler that runs Retry as
+	// work of its own.
+	RetryApart bool
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// APICalls, when set, reports the API calls made so far (HTTP attempts), so that each
@@ -148,6 +151,7 @@ const (
 	KindSync     = "sync"
 	KindBackfill = "backfill"
 	KindOrders   = "order"
+	KindRetry    = "retry"
 )
 
 // Result counts what a run did.
@@ -365,12 +369,30 @@ func (s *Syncer) runWindows(ctx context.Context, r *run, windows []fetch.Window)
 				return err
 			}
 		}
+		if r.Kind == KindSync && s.cfg.RetryApart {
+			return nil
+		}
 		return s.retries(f, r)
 	}()
 	if err != nil {
 		f.fail(err)
 	}
 	return f.close()
+}
+
+// Retry is a run of the failure queue alone: its due orders, at most MaxRetries.
+func (s *Syncer) Retry(ctx context.Context) (Result, error) {
+	r, err := s.begin(ctx, KindRetry, time.Time{}, time.Time{})
+	if err != nil {
+		return Result{Kind: KindRetry}, err
+	}
+	return s.finish(ctx, r, s.runWindows(ctx, r, nil))
+}
+
+// RetryDue reports whether the shop's failure queue has orders due for a retry.
+func (s *Syncer) RetryDue(ctx context.Context) (bool, error) {
+	due, err := s.store.DueFailures(ctx, s.cfg.AppID, 0, 1)
+	return len(due) > 0, err
 }
 
 // retries sends the failure queue's due orders to the fetchers, at most MaxRetries of

@@ -1,6 +1,9 @@
-// Package schedule runs the daemon's jobs on cron schedules (robfig/cron/v3): one run of a
-// job at a time in a process, one replica per tick when the replicas share a Locker, a
-// panicking run logged and survived, and a stop bounded by a timeout.
+// Package schedule is when and where runs happen: each shop's syncs on its cron schedule,
+// its failure-queue retries and its backfill windows, as River jobs in PostgreSQL. Any
+// number of replicas share the work: River hands each job to one of them, a shop's jobs
+// of a kind are unique while they wait or run, and the jobs of a replica that died are
+// rescued by the others. Each job still takes the shop's advisory lock, so that a rescued
+// job never runs beside a replica that only looked dead, nor beside a one-shot command.
 package schedule
 
 import (
@@ -8,319 +11,264 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
-	"slices"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"ordersync/fetch"
+	"ordersync/order"
+	"ordersync/pipeline"
+	"ordersync/store"
 )
 
-// Job is work that runs on a schedule.
-type Job struct {
-	// Name identifies the job in logs and, through Options.Locker, across replicas:
-	// replicas that share a database and a Name take turns. Put the shop in it when one
-	// database serves several shops.
-	Name string
-	// Spec says when the job runs; see ValidateSpec.
-	Spec string
-	// Run does the work. Its ctx is cancelled when the scheduler stops, and Run must then
-	// return promptly: after Options.ShutdownTimeout it is abandoned. ScheduledTime(ctx)
-	// is the tick the run is for.
-	Run func(ctx context.Context) error
+// Shop is one shop the scheduler serves.
+type Shop struct {
+	AppID string
+	// Spec is when its sync runs: a cron spec (see ValidateSpec), in Asia/Shanghai.
+	Spec   string
+	Syncer *pipeline.Syncer
 }
 
-// Options configure a Scheduler. The zero value is usable.
+// Options configure a Scheduler.
 type Options struct {
-	// Location is the time zone of the specs. Default: Asia/Shanghai.
-	Location *time.Location
-	// Logger receives one line per run, skipped ticks, and cron's own messages at Debug.
-	// Default: discard.
-	Logger *slog.Logger
-	// Locker, when set, is taken for each run under the job's name, so that of several
-	// replicas one runs each tick; the others skip it. Default: none, for a single replica.
-	Locker Locker
-	// ShutdownTimeout is how long Run waits, once its ctx is done, for running jobs to
-	// return. Default: 20s, inside the 30s a container platform usually grants.
-	ShutdownTimeout time.Duration
-	// LockHold keeps the Locker held after a run until this long after the tick's
-	// scheduled time, but never more than half the time to the next tick. Replicas reach
-	// a tick at slightly different moments (clock skew, timer and scheduling delays); when
-	// a run is shorter than that spread, a late replica would find the lock free and run
-	// the tick again. So replicas that try a tick within LockHold of it run it once
-	// between them; one that is later still runs it again. Meanwhile a one-shot RunOnce
-	// finds the lock taken. Default: 5s. Negative: release as soon as the run ends.
-	LockHold time.Duration
+	Store *store.Store
+	Shops []Shop
+	// ID names this replica among River's clients, and in the logs. Default host:pid.
+	ID string
+	// MaxWorkers is how many jobs this replica runs at once. Default 10.
+	MaxWorkers int
+	// SyncTimeout bounds a sync or a retry run; BackfillTimeout a backfill window. The
+	// jobs of a replica that died are rescued just after the longer of the two. Defaults
+	// 10 minutes and 2 hours.
+	SyncTimeout, BackfillTimeout time.Duration
+	// StopTimeout is how long Stop waits for running jobs to finish before it cancels
+	// them; a cancelled run still writes what it fetched. Default 20 seconds, inside the
+	// 30 a container platform usually grants.
+	StopTimeout time.Duration
+	// Finished, when set, is told how every run ended.
+	Finished func(appID string, res pipeline.Result, err error)
+	// ConfigError, when set, is told of a shop whose credentials or settings the API
+	// refuses, and when it will be tried again.
+	ConfigError func(appID string, err error, retryAt time.Time)
+	Logger      *slog.Logger
 }
 
+// Scheduler runs the shops' jobs on this replica.
+type Scheduler struct {
+	opts   Options
+	client *river.Client[pgx.Tx]
+	shops  map[string]*shopState
+	log    *slog.Logger
+}
+
+// shopState is a shop and the backoff of its configuration errors.
+type shopState struct {
+	Shop
+	mu      sync.Mutex
+	wait    time.Duration // the last backoff
+	blocked time.Time     // no run before this
+}
+
+// Configuration errors back off from a minute, doubling, to an hour: the token call is
+// limited to 100 per 10 minutes, and refused credentials take a person to fix.
 const (
-	defaultShutdownTimeout = 20 * time.Second
-	defaultLockHold        = 5 * time.Second
+	configBackoffMin = time.Minute
+	configBackoffMax = time.Hour
 )
 
-// ErrShutdownTimeout is returned by Run when jobs were still running ShutdownTimeout after
-// its ctx was done.
-var ErrShutdownTimeout = errors.New("shutdown timeout exceeded")
-
-// Scheduler runs Jobs on their schedules. Add jobs, then call Run once.
-type Scheduler struct {
-	cron            *cron.Cron
-	loc             *time.Location
-	log             *slog.Logger
-	locker          Locker
-	shutdownTimeout time.Duration
-	lockHold        time.Duration
-
-	mu      sync.Mutex
-	jobs    []*entry
-	started bool
-
-	// ctx is the runs' context. Run sets it before starting cron, which starts the runs.
-	ctx context.Context
-}
-
-type entry struct {
-	job     Job
-	sched   cron.Schedule // as parsed; the one given to cron is a tickSchedule around it
-	ticks   chan time.Time
-	running atomic.Bool
-}
-
-// New returns a Scheduler with no jobs.
+// New builds the scheduler of this replica: River's client with a worker per job kind and
+// a periodic sync per shop. It starts nothing.
 func New(opts Options) (*Scheduler, error) {
-	if opts.ShutdownTimeout < 0 {
-		return nil, fmt.Errorf("new scheduler: negative ShutdownTimeout %v", opts.ShutdownTimeout)
+	if opts.ID == "" {
+		opts.ID = pipeline.DefaultWorker()
 	}
-	s := &Scheduler{
-		loc:             opts.Location,
-		log:             opts.Logger,
-		locker:          opts.Locker,
-		shutdownTimeout: orDefault(opts.ShutdownTimeout, defaultShutdownTimeout),
-		lockHold:        orDefault(opts.LockHold, defaultLockHold),
+	if opts.MaxWorkers == 0 {
+		opts.MaxWorkers = 10
 	}
-	if s.loc == nil {
-		s.loc = shanghai()
+	if opts.SyncTimeout == 0 {
+		opts.SyncTimeout = 10 * time.Minute
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+	if opts.BackfillTimeout == 0 {
+		opts.BackfillTimeout = 2 * time.Hour
 	}
-	s.lockHold = max(s.lockHold, 0)
-	clog := cronLogger{s.log.With(slog.String("component", "cron"))}
-	// Runs recover their own panics (see call); Recover is there for a bug of ours.
-	s.cron = cron.New(cron.WithLocation(s.loc), cron.WithLogger(clog), cron.WithChain(cron.Recover(clog)))
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = 20 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Scheduler{opts: opts, shops: make(map[string]*shopState, len(opts.Shops)), log: opts.Logger}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &syncWorker{s: s})
+	river.AddWorker(workers, &retryWorker{s: s})
+	river.AddWorker(workers, &backfillWorker{s: s})
+	var periodic []*river.PeriodicJob
+	for _, sh := range opts.Shops {
+		if _, dup := s.shops[sh.AppID]; dup {
+			return nil, fmt.Errorf("shop %s is listed twice", sh.AppID)
+		}
+		sched, err := Schedule(sh.Spec, order.Shanghai)
+		if err != nil {
+			return nil, fmt.Errorf("shop %s: schedule: %w", sh.AppID, err)
+		}
+		s.shops[sh.AppID] = &shopState{Shop: sh}
+		appID := sh.AppID
+		periodic = append(periodic, river.NewPeriodicJob(sched,
+			func() (river.JobArgs, *river.InsertOpts) { return SyncArgs{AppID: appID}, nil },
+			// A new leader inserts a sync at once: the daemon syncs at start.
+			&river.PeriodicJobOpts{ID: "sync:" + appID, RunOnStart: true}))
+	}
+	client, err := river.NewClient(riverpgxv5.New(opts.Store.Pool()), &river.Config{
+		ID:           opts.ID,
+		Logger:       quiet(opts.Logger),
+		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxWorkers}},
+		Workers:      workers,
+		PeriodicJobs: periodic,
+		// Just above the longest timeout: a job still running then is a dead replica's.
+		RescueStuckJobsAfter: max(opts.SyncTimeout, opts.BackfillTimeout) + time.Minute,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	s.client = client
 	return s, nil
 }
 
-// orDefault returns v, or def when v is zero.
-func orDefault(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}
+// Client is River's client, for River UI.
+func (s *Scheduler) Client() *river.Client[pgx.Tx] { return s.client }
 
-// shanghai returns Asia/Shanghai, or UTC+8 where the system has no time zone database:
-// China has kept UTC+8 without daylight saving time since 1991, so both schedule alike.
-func shanghai() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
-		return loc
+// Start starts taking jobs. The jobs do not end with ctx: Stop ends them.
+func (s *Scheduler) Start(ctx context.Context) error {
+	if err := s.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start river: %w", err)
 	}
-	return time.FixedZone("UTC+8", 8*60*60)
-}
-
-// Add schedules job. It fails with a *SpecError when job.Spec is not valid (see
-// ValidateSpec), and when the name is empty or taken or Run is nil. Add jobs before Run.
-func (s *Scheduler) Add(job Job) error {
-	if job.Name == "" {
-		return errors.New("add job: empty name")
-	}
-	if job.Run == nil {
-		return fmt.Errorf("add job %q: nil Run", job.Name)
-	}
-	sched, err := parseSpec(job.Spec, s.loc)
-	if err != nil {
-		return fmt.Errorf("add job %q: %w", job.Name, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if slices.ContainsFunc(s.jobs, func(e *entry) bool { return e.job.Name == job.Name }) {
-		return fmt.Errorf("add job %q: a job of that name exists", job.Name)
-	}
-	e := &entry{job: job, sched: sched, ticks: make(chan time.Time, 1)}
-	s.jobs = append(s.jobs, e)
-	s.cron.Schedule(&tickSchedule{Schedule: sched, ticks: e.ticks}, cron.FuncJob(func() {
-		s.run(e, <-e.ticks)
-	}))
 	return nil
 }
 
-// tickSchedule tells each run which tick it is for, since cron.Job.Run has no arguments.
-// cron calls Next in its own goroutine once when it takes up the entry (at Start, or at
-// Add while running), and then once right after starting each run, so the time returned
-// by the previous call is the tick of the run just started. Hence a Scheduler runs once:
-// a second cron.Start would call Next without starting a run.
-type tickSchedule struct {
-	cron.Schedule
-	ticks chan<- time.Time
-	prev  time.Time // the last time returned; only cron's goroutine touches it
-}
-
-func (s *tickSchedule) Next(t time.Time) time.Time {
-	if !s.prev.IsZero() {
-		s.ticks <- s.prev
-	}
-	s.prev = s.Schedule.Next(t)
-	return s.prev
-}
-
-type tickKey struct{}
-
-// ScheduledTime returns the time that the run owning ctx was scheduled for (its tick, not
-// when it started), and false when ctx does not come from a scheduled run.
-func ScheduledTime(ctx context.Context) (time.Time, bool) {
-	t, ok := ctx.Value(tickKey{}).(time.Time)
-	return t, ok
-}
-
-// Run starts the jobs' schedules and blocks until ctx is done. Then it stops scheduling,
-// cancels the context of the running jobs and waits up to ShutdownTimeout for them to
-// return. It returns nil after a clean stop and an error wrapping ErrShutdownTimeout when
-// it had to abandon running jobs. Run may be called once.
-func (s *Scheduler) Run(ctx context.Context) error {
-	runCtx, cancel := context.WithCancel(ctx)
+// Stop stops taking jobs and waits for the running ones to finish, for StopTimeout at
+// most; then it cancels them, and they stop after writing what they fetched. A job cut
+// short goes back to the queue for another replica.
+func (s *Scheduler) Stop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.StopTimeout)
 	defer cancel()
-	s.mu.Lock()
-	if s.started {
-		s.mu.Unlock()
-		return errors.New("run scheduler: already run")
+	err := s.client.Stop(ctx)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		return err
 	}
-	s.started = true
-	s.ctx = runCtx
-	names := make([]string, len(s.jobs))
-	for i, e := range s.jobs {
-		names[i] = e.job.Name
+	s.log.Warn("jobs still running at the stop timeout; cancelling them", "stop_timeout", s.opts.StopTimeout.String())
+	hard, cancelHard := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancelHard()
+	return s.client.StopAndCancel(hard)
+}
+
+// run runs fn for the shop under its advisory lock for work, unless the shop is backing
+// off a configuration error. A lock held elsewhere skips the run, or for a backfill
+// window (snooze) puts it off.
+func (s *Scheduler) run(ctx context.Context, appID, work string, snooze bool, fn func(*pipeline.Syncer, context.Context) (pipeline.Result, error)) error {
+	shop, ok := s.shops[appID]
+	if !ok {
+		// Every replica must serve the same shops file.
+		return river.JobCancel(fmt.Errorf("shop %s is not in this replica's shops", appID))
 	}
-	s.mu.Unlock()
-
-	s.cron.Start()
-	s.log.Info("scheduler started", slog.Any("jobs", names), slog.String("location", s.loc.String()))
-	<-ctx.Done()
-
-	// cron's Stop only waits for running jobs; cancelling them is ours (robfig/cron#546).
-	cancel()
-	stopped := s.cron.Stop()
-	timer := time.NewTimer(s.shutdownTimeout)
-	defer timer.Stop()
-	select {
-	case <-stopped.Done():
-		s.log.Info("scheduler stopped")
+	if until := shop.blockedUntil(); time.Now().Before(until) {
+		s.log.Debug("shop backing off a configuration error", "app_id", appID, "until", until)
 		return nil
-	case <-timer.C:
-		return fmt.Errorf("stop scheduler: %s still running after %v, abandoned: %w",
-			s.runningJobs(), s.shutdownTimeout, ErrShutdownTimeout)
 	}
-}
-
-// runningJobs describes the jobs that are running, for the shutdown error.
-func (s *Scheduler) runningJobs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var names []string
-	for _, e := range s.jobs {
-		if e.running.Load() {
-			names = append(names, fmt.Sprintf("%q", e.job.Name))
+	unlock, ok, err := s.opts.Store.TryLock(ctx, "ordersync:"+appID+":"+work)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		if snooze {
+			return river.JobSnooze(time.Minute)
 		}
+		s.log.Warn("skipped: "+errLockedElsewhere.Error(), "app_id", appID, "work", work)
+		return nil
 	}
-	switch len(names) {
-	case 0:
-		// A run between its last step and its goroutine's end.
-		return "a job"
-	case 1:
-		return "job " + names[0]
+	defer unlock()
+	res, err := fn(shop.Syncer, ctx)
+	if s.opts.Finished != nil {
+		s.opts.Finished(appID, res, err)
 	}
-	return "jobs " + strings.Join(names, ", ")
-}
-
-// run is one tick of e: it skips the tick when e still runs here or runs on another
-// replica, and otherwise runs it and logs the result.
-func (s *Scheduler) run(e *entry, tick time.Time) {
-	log := s.log.With(slog.String("job", e.job.Name), slog.Time("tick", tick))
-	// cron.SkipIfStillRunning would only log "skip" at Info, without the job's name.
-	if !e.running.CompareAndSwap(false, true) {
-		log.Warn("skipped tick: the previous run is still running")
-		return
-	}
-	defer e.running.Store(false)
-
-	ctx := context.WithValue(s.ctx, tickKey{}, tick)
-	if s.locker != nil {
-		unlock, ok, err := s.locker.TryLock(ctx, e.job.Name)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			log.Info("skipped tick: stopping")
-			return
-		case err != nil:
-			log.Error("skipped tick: could not take the lock", slog.Any("error", err))
-			return
-		case !ok:
-			log.Info("skipped tick: another process holds the lock")
-			return
-		}
-		defer unlock()
-		defer s.holdLock(ctx, e, tick)
-	}
-
-	start := time.Now()
-	err := call(ctx, e.job.Run)
-	took := slog.Int64("duration_ms", time.Since(start).Milliseconds())
-	var p *panicError
 	switch {
-	case err == nil:
-		log.Info("job finished", took)
-	case errors.Is(err, context.Canceled):
-		log.Info("job stopped: cancelled", took)
-	case errors.As(err, &p):
-		log.Error("job failed", took, slog.Any("error", err), slog.String("stack", string(p.stack)))
-	default:
-		log.Error("job failed", took, slog.Any("error", err))
-	}
-}
-
-// holdLock waits until LockHold after tick, capped at half the time to the tick after, or
-// until ctx is done.
-func (s *Scheduler) holdLock(ctx context.Context, e *entry, tick time.Time) {
-	hold := s.lockHold
-	if next := e.sched.Next(tick); !next.IsZero() {
-		hold = min(hold, next.Sub(tick)/2)
-	}
-	wait := time.Until(tick.Add(hold))
-	if wait <= 0 {
-		return
-	}
-	timer := time.NewTimer(wait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-	case <-ctx.Done():
-	}
-}
-
-// panicError is a panic of a job's run.
-type panicError struct {
-	value any
-	stack []byte
-}
-
-func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
-
-// call runs fn, turning a panic into a *panicError.
-func call(ctx context.Context, fn func(context.Context) error) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &panicError{value: r, stack: debug.Stack()}
+	case errors.Is(err, fetch.ErrConfig):
+		wait, at := shop.backOff()
+		s.log.Error("shop refused by the API; trying again later", "app_id", appID, "retry_in", wait.String(), "error", err)
+		if s.opts.ConfigError != nil {
+			s.opts.ConfigError(appID, err, at)
 		}
-	}()
-	return fn(ctx)
+		return nil // not River's to retry: the backoff is
+	case err == nil, errors.Is(err, pipeline.ErrPartial):
+		shop.clear()
+		return nil
+	}
+	return err
+}
+
+func (sh *shopState) blockedUntil() time.Time {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.blocked
+}
+
+// backOff doubles the shop's wait, from configBackoffMin to configBackoffMax.
+func (sh *shopState) backOff() (time.Duration, time.Time) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.wait = min(max(2*sh.wait, configBackoffMin), configBackoffMax)
+	sh.blocked = time.Now().Add(sh.wait)
+	return sh.wait, sh.blocked
+}
+
+func (sh *shopState) clear() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	sh.wait, sh.blocked = 0, time.Time{}
+}
+
+// EnqueueBackfill queues the backfill of the orders shop appID created in [from, to] as
+// River jobs, one per window of at most 31 days, for the daemons to run.
+func EnqueueBackfill(ctx context.Context, st *store.Store, appID string, from, to time.Time) (int, error) {
+	client, err := river.NewClient(riverpgxv5.New(st.Pool()), &river.Config{})
+	if err != nil {
+		return 0, fmt.Errorf("river client: %w", err)
+	}
+	var params []river.InsertManyParams
+	for start := from; !start.After(to); {
+		end := start.Add(31*24*time.Hour - time.Second)
+		if end.After(to) {
+			end = to
+		}
+		params = append(params, river.InsertManyParams{Args: BackfillArgs{AppID: appID, From: start, To: end}})
+		start = end.Add(time.Second)
+	}
+	if _, err := client.InsertMany(ctx, params); err != nil {
+		return 0, fmt.Errorf("queue the backfill of shop %s: %w", appID, err)
+	}
+	return len(params), nil
+}
+
+// quiet passes River's own logs on at warn and above: its info lines are about itself.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{l.Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(as []slog.Attr) slog.Handler {
+	return minLevel{h.Handler.WithAttrs(as), h.min}
+}
+
+func (h minLevel) WithGroup(name string) slog.Handler {
+	return minLevel{h.Handler.WithGroup(name), h.min}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/riverqueue/river"
 	"github.com/robfig/cron/v3"
 )
 
@@ -71,3 +72,22 @@ func parseSpec(spec string, loc *time.Location) (cron.Schedule, error) {
 	}
 	return sched, nil
 }
+
+// Schedule parses spec (see ValidateSpec) as the periodic schedule of River's jobs, in
+// loc unless the spec names its own zone.
+func Schedule(spec string, loc *time.Location) (river.PeriodicSchedule, error) {
+	sched, err := parseSpec(spec, loc)
+	if err != nil {
+		return nil, err
+	}
+	return inZone{sched, loc}, nil
+}
+
+// inZone reads a spec without a zone in loc: cron reads it in the zone of the time it
+// is given.
+type inZone struct {
+	sched cron.Schedule
+	loc   *time.Location
+}
+
+func (z inZone) Next(t time.Time) time.Time { return z.sched.Next(t.In(z.loc)) }

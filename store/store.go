@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -42,6 +43,12 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	// The batch statements are prepared once per connection; a generic plan made while
 	// the tables were small (a scan) would be kept as they grow. Plan each execution.
 	setIfUnset(params, "plan_cache_mode", "force_custom_plan")
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgxpool's default, 4 on two cores, is too few: each running job holds a
+		// connection for its advisory lock, and the writer, the budget's heartbeat and
+		// River want theirs.
+		cfg.MaxConns = defaultMaxConns
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -56,6 +63,9 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	bg, stopBg := context.WithCancel(context.Background())
 	return &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg}, nil
 }
+
+// defaultMaxConns is the pool's size unless the database URL sets pool_max_conns.
+const defaultMaxConns = 20
 
 func setIfUnset(m map[string]string, k, v string) {
 	if _, ok := m[k]; !ok {

@@ -30,6 +30,13 @@ type config struct {
 	HTTPAddr    string
 	LogFormat   string
 	LogLevel    string
+
+	ShopsFile       string
+	Shop            string
+	MaxWorkers      int
+	SyncTimeout     time.Duration
+	BackfillTimeout time.Duration
+	DashboardToken  string
 }
 
 // option is one setting: its variable, its flag, its default and its help.
@@ -62,6 +69,18 @@ var options = []option{
 		set: func(c *config, v string) (err error) { c.Lookback, err = time.ParseDuration(v); return err }},
 	{env: "HTTP_ADDR", flag: "http", help: "address of the daemon's /healthz and /metrics listener (daemon default :9090; empty for none)",
 		set: func(c *config, v string) error { c.HTTPAddr = v; return nil }},
+	{env: "SYNC_SHOPS_FILE", flag: "shops", help: "a TOML file of [[shop]] entries, for several shops (default: the one shop of XE_APP_ID)",
+		set: func(c *config, v string) error { c.ShopsFile = v; return nil }},
+	{env: "SYNC_SHOP", flag: "shop", help: "act on this shop (app_id) of the shops file only",
+		set: func(c *config, v string) error { c.Shop = v; return nil }},
+	{env: "SYNC_MAX_WORKERS", flag: "max-workers", def: "10", help: "the daemon's jobs running at once on this replica",
+		set: func(c *config, v string) (err error) { c.MaxWorkers, err = positiveInt(v); return err }},
+	{env: "SYNC_TIMEOUT", flag: "sync-timeout", def: "10m", help: "the longest a daemon's sync job may run",
+		set: func(c *config, v string) (err error) { c.SyncTimeout, err = positiveDuration(v); return err }},
+	{env: "BACKFILL_TIMEOUT", flag: "backfill-timeout", def: "2h", help: "the longest a daemon's backfill window job may run",
+		set: func(c *config, v string) (err error) { c.BackfillTimeout, err = positiveDuration(v); return err }},
+	{env: "DASHBOARD_TOKEN", help: "the operator's token for River UI (and any non-loopback page)", secret: true,
+		set: func(c *config, v string) error { c.DashboardToken = v; return nil }},
 	{env: "LOG_FORMAT", flag: "log-format", def: "auto", help: "text, json, or auto (text on a terminal)",
 		set: func(c *config, v string) error { c.LogFormat = v; return nil }},
 	{env: "LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
@@ -81,6 +100,14 @@ func positiveFloat(v string) (float64, error) {
 		return 0, fmt.Errorf("%q is not a positive number", v)
 	}
 	return f, nil
+}
+
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%q is not a positive duration such as 10m", v)
+	}
+	return d, nil
 }
 
 func positiveInt(v string) (int, error) {

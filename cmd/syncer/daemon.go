@@ -13,13 +13,14 @@ import (
 
 	"ordersync/metrics"
 	"ordersync/order"
+	"ordersync/pipeline"
 	"ordersync/schedule"
 	"ordersync/store"
 )
 
-// defaultDaemonHTTP is where the daemon serves /healthz and /metrics unless HTTP_ADDR says
-// otherwise ("off" for no listener).
-const defaultDaemonHTTP = ":9090"
+// defaultDaemonHTTP is where the daemon serves /healthz, /metrics and River UI unless
+// HTTP_ADDR says otherwise ("off" for no listener).
+const defaultDaemonHTTP = "127.0.0.1:9090"
 
 func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err := e.parse(args); err != nil {
@@ -31,8 +32,12 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err := schedule.ValidateSpec(e.cfg.Schedule); err != nil {
 		return usagef("SYNC_SCHEDULE: %v", err)
 	}
-	if err := e.cfg.needAPI(); err != nil {
+	shops, err := e.shops()
+	if err != nil {
 		return err
+	}
+	if len(shops) == 0 {
+		return usagef("no enabled shop in %s", e.cfg.ShopsFile)
 	}
 	st, err := e.openStore(ctx, true)
 	if err != nil {
@@ -40,32 +45,36 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	}
 	defer st.Close()
 
-	m := metrics.New(metrics.Options{MaxAge: healthMaxAge(e.cfg.Schedule)})
-	s, err := e.syncer(st, m, nil)
-	if err != nil {
-		return err
+	ids := make([]string, len(shops))
+	maxAge := time.Duration(0)
+	for i, sh := range shops {
+		ids[i] = sh.AppID
+		maxAge = max(maxAge, healthMaxAge(sh.Schedule))
+	}
+	m := metrics.New(metrics.Options{MaxAge: maxAge})
+	m.Shops(ids...)
+	var jobs []schedule.Shop
+	for _, sh := range shops {
+		s, err := e.syncer(st, sh, m.Shop(sh.AppID), nil, true)
+		if err != nil {
+			return err
+		}
+		jobs = append(jobs, schedule.Shop{AppID: sh.AppID, Spec: sh.Schedule, Syncer: s})
 	}
 	sch, err := schedule.New(schedule.Options{
-		Location: order.Shanghai, Logger: e.log, Locker: schedule.NewPGLocker(st.Pool()),
+		Store: st, Shops: jobs, ID: pipeline.DefaultWorker(), MaxWorkers: e.cfg.MaxWorkers,
+		SyncTimeout: e.cfg.SyncTimeout, BackfillTimeout: e.cfg.BackfillTimeout, Logger: e.log,
+		Finished: func(appID string, res pipeline.Result, err error) {
+			depth, cp, serr := syncState(ctx, st, appID)
+			if serr != nil {
+				e.log.Warn("read the failure queue and the checkpoint for /metrics", "app_id", appID, "error", serr)
+			}
+			m.RunFinished(appID, res, err, depth, cp)
+		},
+		ConfigError: m.ConfigError,
 	})
 	if err != nil {
 		return err
-	}
-	job := schedule.Job{
-		Name: "ordersync:" + e.cfg.AppID + ":sync",
-		Spec: e.cfg.Schedule,
-		Run: func(ctx context.Context) error {
-			res, err := s.Sync(ctx)
-			depth, cp, serr := syncState(ctx, st, e.cfg.AppID)
-			if serr != nil {
-				e.log.Warn("read the failure queue and the checkpoint for /metrics", "error", serr)
-			}
-			m.RunFinished(res, err, depth, cp)
-			return err
-		},
-	}
-	if err := sch.Add(job); err != nil {
-		return usagef("SYNC_SCHEDULE: %v", err)
 	}
 
 	addr := e.cfg.HTTPAddr
@@ -78,16 +87,26 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen for /healthz and /metrics on %s: %w", addr, err)
 		}
-		srv = &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		h, err := e.daemonHandler(ctx, ln.Addr(), m, sch)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		srv = &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				e.log.Error("http listener stopped", "error", err)
 			}
 		}()
-		e.log.Info("serving /healthz and /metrics", "addr", ln.Addr().String())
+		e.log.Info("serving /healthz, /metrics and /riverui/", "addr", ln.Addr().String())
 	}
-	e.log.Info("daemon started", "schedule", e.cfg.Schedule, "app_id", e.cfg.AppID)
-	err = sch.Run(ctx)
+	if err := sch.Start(ctx); err != nil {
+		return err
+	}
+	e.log.Info("daemon started", "shops", len(shops), "max_workers", e.cfg.MaxWorkers)
+	<-ctx.Done()
+	e.log.Info("daemon stopping: finishing the running jobs")
+	err = sch.Stop()
 	if srv != nil {
 		shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()

@@ -49,7 +49,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 
 	now := time.Now().In(order.Shanghai).Truncate(time.Second)
 	from := now.AddDate(0, 0, -*days)
-	shop := fetchtest.New(fetchtest.Options{
+	fake := fetchtest.New(fetchtest.Options{
 		Seed: 2026, Orders: *orders, From: from, To: now,
 		// The real API allows 20 calls/s; the simulated one 400, so the demo takes seconds.
 		Rate: 400,
@@ -60,12 +60,12 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: shop.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: fake.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
 
 	e.cfg.BaseURL = "http://" + ln.Addr().String()
-	o := shop.Options()
+	o := fake.Options()
 	e.cfg.AppID, e.cfg.ClientID, e.cfg.SecretKey = o.AppID, o.ClientID, fetch.Secret(o.SecretKey)
 	e.cfg.Rate = 400
 	e.cfg.Workers = 16
@@ -78,12 +78,13 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintln(out, "schema is current")
 
-	s, err := e.syncer(st, nil, nil)
+	s, err := e.syncer(st, shop{AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
+		BaseURL: e.cfg.BaseURL, Rate: e.cfg.Rate}, nil, nil, false)
 	if err != nil {
 		return err
 	}
 	step("backfill %s to %s", from.Format(time.DateOnly), now.Format(time.DateOnly))
-	calls := totalCalls(shop.Stats())
+	calls := totalCalls(fake.Stats())
 	res, err := s.Backfill(ctx, from, now)
 	printResult(out, res, err)
 	if err != nil {
@@ -98,7 +99,7 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 
 	step("the shop changes: orders paid, shipped, refunded, closed")
-	changed := shop.Mutate(*orders/20, time.Now())
+	changed := fake.Mutate(*orders/20, time.Now())
 	fmt.Fprintf(out, "%d orders changed\n", len(changed))
 	res, err = s.Sync(ctx)
 	printResult(out, res, err)
@@ -111,10 +112,10 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	apiCalls := totalCalls(shop.Stats()) - calls
+	apiCalls := totalCalls(fake.Stats()) - calls
 
 	step("does the copy match the shop?")
-	if err := demoCompare(ctx, out, st, shop); err != nil {
+	if err := demoCompare(ctx, out, st, fake); err != nil {
 		return err
 	}
 

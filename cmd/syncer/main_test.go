@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -401,57 +401,122 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// daemon runs `syncer daemon` in-process with env until the test ends, and returns the
+// records it logs (JSON), as they come, and where it serves HTTP when it does.
+type daemon struct {
+	addr string
+	logs chan map[string]any
+	done chan int
+}
+
+func startDaemon(t *testing.T, ctx context.Context, env map[string]string) *daemon {
+	t.Helper()
+	env["LOG_FORMAT"], env["LOG_LEVEL"] = "json", "info"
+	pr, pw := io.Pipe()
+	d := &daemon{logs: make(chan map[string]any, 1024), done: make(chan int, 1)}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		var out bytes.Buffer
+		err := run(ctx, []string{"daemon"}, getenv(env), &out, pw)
+		code := exitCode(err, pw)
+		pw.Close()
+		d.done <- code
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var rec map[string]any
+			if json.Unmarshal(sc.Bytes(), &rec) != nil {
+				t.Logf("daemon: %s", sc.Text())
+				continue
+			}
+			if a, ok := rec["addr"].(string); ok && strings.HasPrefix(rec["msg"].(string), "serving") {
+				addr <- a
+			}
+			select {
+			case d.logs <- rec:
+			default: // nobody listens: drop
+			}
+		}
+		close(d.logs)
+		close(addr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-d.done; code != 0 {
+			t.Errorf("daemon exited %d", code)
+		}
+	})
+	if env["HTTP_ADDR"] != "off" {
+		select {
+		case d.addr = <-addr:
+		case <-time.After(time.Minute):
+			t.Fatal("the daemon did not say where it serves HTTP")
+		}
+	}
+	return d
+}
+
+// waitLog waits for a log record whose msg is msg and whose attributes include want.
+func (d *daemon) waitLog(t *testing.T, msg string, want map[string]any) map[string]any {
+	t.Helper()
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case rec, ok := <-d.logs:
+			if !ok {
+				t.Fatalf("the daemon stopped before logging %q", msg)
+			}
+			if rec["msg"] != msg {
+				continue
+			}
+			match := true
+			for k, v := range want {
+				match = match && rec[k] == v
+			}
+			if match {
+				return rec
+			}
+		case <-timeout:
+			t.Fatalf("the daemon did not log %q %v", msg, want)
+		}
+	}
+}
+
 func TestDaemonServesHealthAndMetrics(t *testing.T) {
 	t.Parallel()
 	now := time.Now().In(order.Shanghai)
-	_, env := shopEnv(t, fetchtest.Options{Seed: 14, Orders: 30, From: now.AddDate(0, 0, -3), To: now, Rate: -1})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	shop, env := shopEnv(t, fetchtest.Options{Seed: 14, Orders: 30, From: now.AddDate(0, 0, -3), To: now, Rate: -1})
+	env["HTTP_ADDR"] = "127.0.0.1:0"
+	env["SYNC_SCHEDULE"] = "@every 1s"
+	d := startDaemon(t, context.Background(), env)
+	// The daemon syncs at start, then every second. The metrics of a run are recorded just
+	// after its summary line: once the second run is logged, the first one's are in.
+	for range 2 {
+		d.waitLog(t, "run finished", map[string]any{"kind": "sync", "app_id": shop.Options().AppID})
+	}
+
+	resp, err := http.Get("http://" + d.addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	env["HTTP_ADDR"] = addr
-	env["SYNC_SCHEDULE"] = "@every 1s"
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() {
-		code, _, _ := runSyncer(t, ctx, env, "daemon")
-		done <- code
-	}()
-	defer func() {
-		cancel()
-		if code := <-done; code != 0 {
-			t.Errorf("daemon exited %d", code)
-		}
-	}()
-
-	// Wait for a run to be counted: the metrics say so once the first tick's sync ended.
-	var body string
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-		time.Sleep(100 * time.Millisecond) // polling a server in another goroutine
-		resp, err := http.Get("http://" + addr + "/metrics")
-		if err != nil {
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		body = string(b)
-		if strings.Contains(body, `ordersync_runs_total{kind="sync",result="ok"}`) {
-			break
-		}
-	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	body := string(b)
+	app := shop.Options().AppID
 	for _, want := range []string{
-		`ordersync_runs_total{kind="sync",result="ok"}`,
-		`ordersync_api_calls_total{code="0",endpoint="xe.ecommerce.order.detail/1.0.0"}`,
-		`ordersync_token_refreshes_total 1`,
-		`ordersync_orders_total{kind="sync",outcome="written"}`,
+		`ordersync_runs_total{app_id="` + app + `",kind="sync",result="ok"}`,
+		`ordersync_api_calls_total{app_id="` + app + `",code="0",endpoint="xe.ecommerce.order.detail/1.0.0"}`,
+		`ordersync_token_refreshes_total{app_id="` + app + `"} 1`,
+		`ordersync_orders_total{app_id="` + app + `",kind="sync",outcome="written"}`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, firstLines(body, 40))
 		}
 	}
-	resp, err := http.Get("http://" + addr + "/healthz")
+	resp, err = http.Get("http://" + d.addr + "/healthz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -459,9 +524,15 @@ func TestDaemonServesHealthAndMetrics(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %s", resp.Status)
 	}
+	env["HTTP_ADDR"] = d.addr
 	code, stdout, stderr := runSyncer(t, context.Background(), env, "healthcheck")
 	if code != 0 || !strings.Contains(stdout, `"healthy":true`) {
 		t.Errorf("healthcheck: exit %d: %s%s", code, stdout, stderr)
+	}
+	// River UI is the operator's: open on loopback without a token, closed on loopback
+	// with one unless it is given.
+	if resp, err := http.Get("http://" + d.addr + "/riverui/"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/riverui/ on loopback without a token: %v %v, want 200", resp.Status, err)
 	}
 }
 

@@ -185,10 +185,14 @@ func (f *flow) listWindow(w fetch.Window) error {
 	for attempt := 1; attempt <= f.s.cfg.ListAttempts; attempt++ {
 		listed := 0
 		err = f.s.api.ListWindow(f.fetchCtx, w, f.s.cfg.MaxWindowOrders, func(page []fetch.ListItem) error {
-			listed += len(page)
+			// Counted as pages arrive, so that a run stopped mid-window says what it listed;
+			// a listing done again counts only what it lists beyond the first.
+			if listed += len(page); listed > ws.listedN {
+				f.cnt.listed.Add(int64(listed - ws.listedN))
+				ws.listedN = listed
+			}
 			return f.dispatch(ws, page)
 		})
-		ws.listedN = max(ws.listedN, listed)
 		var mismatch *fetch.CountMismatchError
 		if !errors.As(err, &mismatch) {
 			break
@@ -203,7 +207,6 @@ func (f *flow) listWindow(w fetch.Window) error {
 	f.mu.Lock()
 	f.nextWin++
 	f.mu.Unlock()
-	f.cnt.listed.Add(int64(ws.listedN))
 	// Sent after every job of the window: the writer reads the final count.
 	f.events <- event{listed: ws}
 	return nil

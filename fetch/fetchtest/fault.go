@@ -1,8 +1,6 @@
 package fetchtest
 
-import (
-	"net/http"
-)
+import "net/http"
 
 // Fault is a way the detail reply of one order is bad on every call, until cleared: what a
 // sync must survive by setting that order aside and going on. The other orders are served
@@ -15,9 +13,10 @@ const (
 	// FaultBroken: code 0 with a corrupt payload: a field of the wrong type
 	// ("unit_price":"abc") for some orders, invalid JSON for others (by a hash of the id).
 	FaultBroken
-	// FaultTruncated: HTTP 200 and a reply cut inside its data object, as
-	// {"code":0,"msg":"success","data":{"buyer_info":{"av. The cut body is what HTTP
-	// delivers (its Content-Length), so a client reads it whole and finds it is not JSON.
+	// FaultTruncated: HTTP 200 and the order's reply cut halfway through its data object:
+	// {"code":0,"msg":"success","data":{"buyer_info":{… and no end. The cut body is all
+	// that HTTP delivers (its Content-Length), so a client reads it whole and finds it is
+	// not JSON.
 	FaultTruncated
 	// FaultNotJSON: HTTP 200 with an HTML page.
 	FaultNotJSON

@@ -21,7 +21,7 @@
 //
 // What it assumes where the API's behaviour is unknown: a detail of an unknown order is
 // code 0 with data null; a malformed parameter is code 40001; the rate limit counts every
-// call that arrives in a calendar second, refused ones included.
+// call that arrives in a calendar second, refused ones included, per shop and endpoint.
 package fetchtest
 
 import (

@@ -15,8 +15,8 @@ type index struct {
 	orders []*model
 }
 
-func byCreated(m *model) time.Time { return m.created }
-func byUpdated(m *model) time.Time { return m.updated }
+func keyCreated(m *model) time.Time { return m.created }
+func keyUpdated(m *model) time.Time { return m.updated }
 
 func (x *index) cmp(a, b *model) int {
 	if c := x.key(a).Compare(x.key(b)); c != 0 {

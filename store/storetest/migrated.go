@@ -18,7 +18,7 @@ import (
 func Migrated(t testing.TB) string {
 	t.Helper()
 	return NewDatabaseFrom(t, "schema_"+migrationsKey(), func(ctx context.Context, url string) error {
-		s, err := store.New(ctx, url, nil)
+		s, err := store.New(ctx, url, Logger(t))
 		if err != nil {
 			return err
 		}
@@ -30,7 +30,7 @@ func Migrated(t testing.TB) string {
 // Store opens a store on a fresh migrated database, closed when t ends.
 func Store(t testing.TB) *store.Store {
 	t.Helper()
-	s, err := store.New(context.Background(), Migrated(t), nil)
+	s, err := store.New(context.Background(), Migrated(t), Logger(t))
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}

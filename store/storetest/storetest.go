@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -38,9 +39,9 @@ func ServerURL(t testing.TB) string {
 	server.once.Do(func() { server.url, server.err = findServer() })
 	if server.err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("no PostgreSQL for tests (CI=true requires one): %v", server.err)
+			t.Fatalf("no usable PostgreSQL for tests (CI=true requires one): %v", server.err)
 		}
-		t.Skipf("no PostgreSQL for tests; set TEST_DATABASE_URL: %v", server.err)
+		t.Skipf("no usable PostgreSQL for tests; set TEST_DATABASE_URL: %v", server.err)
 	}
 	return server.url
 }
@@ -49,7 +50,7 @@ func findServer() (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	if u := os.Getenv("TEST_DATABASE_URL"); u != "" {
-		if err := ping(ctx, u); err != nil {
+		if err := usable(ctx, u); err != nil {
 			return "", fmt.Errorf("TEST_DATABASE_URL: %w", err)
 		}
 		return u, nil
@@ -57,7 +58,7 @@ func findServer() (string, error) {
 	var errs []error
 	// pgx applies the libpq environment (PGHOST, PGUSER, …) to an empty connection string.
 	for _, u := range []string{"", "postgres://127.0.0.1:5432/postgres?sslmode=disable"} {
-		if err := ping(ctx, u); err == nil {
+		if err := usable(ctx, u); err == nil {
 			return u, nil
 		} else {
 			errs = append(errs, err)
@@ -71,7 +72,9 @@ func findServer() (string, error) {
 	return "", errors.Join(errs...)
 }
 
-func ping(ctx context.Context, u string) error {
+// usable checks that the server at u answers and that its role may create databases:
+// every test gets one of its own, created beside the database u names.
+func usable(ctx context.Context, u string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, u)
@@ -79,7 +82,17 @@ func ping(ctx context.Context, u string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	return conn.Ping(ctx)
+	var role string
+	var creates bool
+	err = conn.QueryRow(ctx, "SELECT rolname, rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user").Scan(&role, &creates)
+	if err != nil {
+		return err
+	}
+	if !creates {
+		return fmt.Errorf("role %s may not create databases, and the tests create one per test beside the database named: "+
+			"grant it with ALTER ROLE %s CREATEDB, or connect as a role that has CREATEDB", role, pgx.Identifier{role}.Sanitize())
+	}
+	return nil
 }
 
 func startContainer(ctx context.Context) (u string, err error) {
@@ -221,6 +234,19 @@ func newDatabase(t testing.TB, template string) string {
 		}
 	})
 	return withDatabase(admin, name)
+}
+
+// Logger returns a logger that writes to t.Log, shown when the test fails or runs with -v.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, nil))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 // Pool opens a pool on url, closed when t ends.

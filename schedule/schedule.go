@@ -127,14 +127,21 @@ func New(opts Options) (*Scheduler, error) {
 		Queues:       map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.MaxWorkers}},
 		Workers:      workers,
 		PeriodicJobs: periodic,
+		JobTimeout:   opts.SyncTimeout,
 		// Just above the longest timeout: a job still running then is a dead replica's.
-		RescueStuckJobsAfter: max(opts.SyncTimeout, opts.BackfillTimeout) + time.Minute,
+		// River's rescuer looks every 30 seconds.
+		RescueStuckJobsAfter: rescueAfter(max(opts.SyncTimeout, opts.BackfillTimeout)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
 	s.client = client
 	return s, nil
+}
+
+// rescueAfter is a tenth (at least 5 seconds) beyond the longest timeout.
+func rescueAfter(longest time.Duration) time.Duration {
+	return longest + max(longest/10, 5*time.Second)
 }
 
 // Client is River's client, for River UI.

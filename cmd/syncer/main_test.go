@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -459,28 +460,43 @@ func startDaemon(t *testing.T, ctx context.Context, env map[string]string) *daem
 	return d
 }
 
-// waitLog waits for a log record whose msg is msg and whose attributes include want.
-func (d *daemon) waitLog(t *testing.T, msg string, want map[string]any) map[string]any {
+// logWant is a log record to wait for: its msg, and attributes it must have.
+type logWant struct {
+	msg   string
+	attrs map[string]any
+}
+
+func (w logWant) matches(rec map[string]any) bool {
+	if rec["msg"] != w.msg {
+		return false
+	}
+	for k, v := range w.attrs {
+		if rec[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// waitLog waits for a log record whose msg is msg and whose attributes include attrs.
+func (d *daemon) waitLog(t *testing.T, msg string, attrs map[string]any) {
+	t.Helper()
+	d.waitLogs(t, logWant{msg, attrs})
+}
+
+// waitLogs waits until each of wants has been logged, in any order.
+func (d *daemon) waitLogs(t *testing.T, wants ...logWant) {
 	t.Helper()
 	timeout := time.After(2 * time.Minute)
-	for {
+	for left := slices.Clone(wants); len(left) > 0; {
 		select {
 		case rec, ok := <-d.logs:
 			if !ok {
-				t.Fatalf("the daemon stopped before logging %q", msg)
+				t.Fatalf("the daemon stopped before logging %v", left)
 			}
-			if rec["msg"] != msg {
-				continue
-			}
-			match := true
-			for k, v := range want {
-				match = match && rec[k] == v
-			}
-			if match {
-				return rec
-			}
+			left = slices.DeleteFunc(left, func(w logWant) bool { return w.matches(rec) })
 		case <-timeout:
-			t.Fatalf("the daemon did not log %q %v", msg, want)
+			t.Fatalf("the daemon did not log %v", left)
 		}
 	}
 }

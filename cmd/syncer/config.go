@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,54 +41,187 @@ type config struct {
 	SyncTimeout     time.Duration
 	BackfillTimeout time.Duration
 	DashboardToken  string
+
+	// values are the settings of the command being run.
+	values []*optionValue
 }
 
-// option is one setting: its variable, its flag, its default and its help.
+// option is one setting: its variable, its flag, the commands that take it, its default
+// and its help.
 type option struct {
-	env, flag, def, help string
-	secret               bool
-	set                  func(c *config, v string) error
+	env  string
+	flag string // none for secrets: a command line is visible to every user of the machine
+	arg  string // the flag's argument in the help: URL, N, …
+	def  string // the default, as the variable would say it
+	help string
+	// file says that the variable's _FILE twin may name a file holding the value instead.
+	file bool
+	cmds []string
+	set  func(c *config, v string) error
 }
+
+// The commands that take each group of settings. A setting names the commands that use it,
+// so that each command's flags and help show what it uses and nothing else.
+var (
+	databaseCommands = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "demo"}
+	apiCommands      = []string{"sync", "backfill", "daemon", "order"}
+	syncCommands     = []string{"sync", "daemon"}
+	httpCommands     = []string{"daemon", "healthcheck"}
+	logCommands      = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "demo", "healthcheck"}
+)
 
 var options = []option{
-	{env: "DATABASE_URL", flag: "database-url", help: "PostgreSQL URL (default: the libpq environment, PGHOST…)", secret: true,
-		set: func(c *config, v string) error { c.DatabaseURL = v; return nil }},
-	{env: "XE_APP_ID", flag: "app-id", help: "the shop's app_id",
+	{env: "DATABASE_URL", flag: "database-url", arg: "URL", cmds: databaseCommands,
+		help: "the PostgreSQL database; default: the libpq environment (PGHOST, PGDATABASE, …)",
+		set:  func(c *config, v string) error { c.DatabaseURL = v; return nil }},
+	{env: "XE_APP_ID", flag: "app-id", arg: "ID", cmds: apiCommands, help: "the shop's app_id",
 		set: func(c *config, v string) error { c.AppID = v; return nil }},
-	{env: "XE_CLIENT_ID", flag: "client-id", help: "the API client_id",
+	{env: "XE_CLIENT_ID", flag: "client-id", arg: "ID", cmds: apiCommands, help: "the API client_id",
 		set: func(c *config, v string) error { c.ClientID = v; return nil }},
-	{env: "XE_SECRET_KEY", help: "the API secret key (or XE_SECRET_KEY_FILE: a file holding it)", secret: true,
+	{env: "XE_SECRET_KEY", file: true, cmds: apiCommands, help: "the API secret key; or XE_SECRET_KEY_FILE, a file holding it",
 		set: func(c *config, v string) error { c.SecretKey = fetch.Secret(v); return nil }},
-	{env: "XE_BASE_URL", flag: "base-url", def: "https://api.xiaoe-tech.com", help: "the API's base URL",
-		set: func(c *config, v string) error { c.BaseURL = v; return nil }},
-	{env: "SYNC_SCHEDULE", flag: "schedule", def: "*/5 * * * *", help: "the daemon's cron schedule (Asia/Shanghai)",
-		set: func(c *config, v string) error { c.Schedule = v; return nil }},
-	{env: "XE_RATE", flag: "rate", def: "20", help: "API calls per second per endpoint",
+	{env: "XE_BASE_URL", flag: "base-url", arg: "URL", def: "https://api.xiaoe-tech.com", cmds: apiCommands,
+		help: "the API's base URL",
+		set:  func(c *config, v string) error { c.BaseURL = v; return nil }},
+	{env: "SYNC_SCHEDULE", flag: "schedule", arg: "SPEC", def: "*/5 * * * *", cmds: []string{"daemon"},
+		help: "the cron schedule of the syncs, in Asia/Shanghai",
+		set:  func(c *config, v string) error { c.Schedule = v; return nil }},
+	{env: "XE_RATE", flag: "rate", arg: "N", def: "20", cmds: apiCommands, help: "API calls per second per endpoint",
 		set: func(c *config, v string) (err error) { c.Rate, err = positiveFloat(v); return err }},
-	{env: "SYNC_WORKERS", flag: "workers", def: "8", help: "detail calls in flight at once",
+	{env: "SYNC_WORKERS", flag: "workers", arg: "N", def: "8", cmds: apiCommands, help: "detail calls in flight at once",
 		set: func(c *config, v string) (err error) { c.Workers, err = positiveInt(v); return err }},
-	{env: "SYNC_OVERLAP", flag: "overlap", def: "10m", help: "how far before the checkpoint a sync starts again",
-		set: func(c *config, v string) (err error) { c.Overlap, err = time.ParseDuration(v); return err }},
-	{env: "SYNC_LOOKBACK", flag: "lookback", def: "744h", help: "where the first sync starts when there is no checkpoint",
-		set: func(c *config, v string) (err error) { c.Lookback, err = time.ParseDuration(v); return err }},
-	{env: "HTTP_ADDR", flag: "http", help: "address of the daemon's /healthz and /metrics listener (daemon default :9090; empty for none)",
-		set: func(c *config, v string) error { c.HTTPAddr = v; return nil }},
-	{env: "SYNC_SHOPS_FILE", flag: "shops", help: "a TOML file of [[shop]] entries, for several shops (default: the one shop of XE_APP_ID)",
-		set: func(c *config, v string) error { c.ShopsFile = v; return nil }},
-	{env: "SYNC_SHOP", flag: "shop", help: "act on this shop (app_id) of the shops file only",
+	{env: "SYNC_OVERLAP", flag: "overlap", arg: "DURATION", def: "10m", cmds: syncCommands,
+		help: "how far before the checkpoint a sync starts again",
+		set: func(c *config, v string) (err error) {
+			// A negative overlap would leave a gap after each checkpoint.
+			if c.Overlap, err = time.ParseDuration(v); err != nil || c.Overlap < 0 {
+				return errors.New("want a duration such as 10m, or 0")
+			}
+			return nil
+		}},
+	{env: "SYNC_LOOKBACK", flag: "lookback", arg: "DURATION", def: "744h", cmds: syncCommands,
+		help: "where the first sync starts when there is no checkpoint",
+		set:  func(c *config, v string) (err error) { c.Lookback, err = positiveDuration(v); return err }},
+	{env: "HTTP_ADDR", flag: "http", arg: "ADDR", def: "127.0.0.1:9090", cmds: httpCommands,
+		help: "the daemon's listener for /healthz, /metrics and /riverui/: HOST:PORT (:PORT for every interface), or off for none",
+		set:  func(c *config, v string) (err error) { c.HTTPAddr, err = listenAddr(v); return err }},
+	{env: "SYNC_SHOPS_FILE", flag: "shops", arg: "FILE", cmds: apiCommands,
+		help: "a TOML file of [[shop]] entries, for several shops; default: the one shop of XE_APP_ID",
+		set:  func(c *config, v string) error { c.ShopsFile = v; return nil }},
+	{env: "SYNC_SHOP", flag: "shop", arg: "APP_ID", cmds: apiCommands, help: "act on this shop of the shops file only",
 		set: func(c *config, v string) error { c.Shop = v; return nil }},
-	{env: "SYNC_MAX_WORKERS", flag: "max-workers", def: "10", help: "the daemon's jobs running at once on this replica",
-		set: func(c *config, v string) (err error) { c.MaxWorkers, err = positiveInt(v); return err }},
-	{env: "SYNC_TIMEOUT", flag: "sync-timeout", def: "10m", help: "the longest a daemon's sync job may run",
-		set: func(c *config, v string) (err error) { c.SyncTimeout, err = positiveDuration(v); return err }},
-	{env: "BACKFILL_TIMEOUT", flag: "backfill-timeout", def: "2h", help: "the longest a daemon's backfill window job may run",
-		set: func(c *config, v string) (err error) { c.BackfillTimeout, err = positiveDuration(v); return err }},
-	{env: "DASHBOARD_TOKEN", help: "the operator's token for River UI (and any non-loopback page)", secret: true,
+	{env: "SYNC_MAX_WORKERS", flag: "max-workers", arg: "N", def: "10", cmds: []string{"daemon"},
+		help: "the daemon's jobs running at once on this replica",
+		set:  func(c *config, v string) (err error) { c.MaxWorkers, err = positiveInt(v); return err }},
+	{env: "SYNC_TIMEOUT", flag: "sync-timeout", arg: "DURATION", def: "10m", cmds: []string{"daemon"},
+		help: "the longest a daemon's sync job may run",
+		set:  func(c *config, v string) (err error) { c.SyncTimeout, err = positiveDuration(v); return err }},
+	{env: "BACKFILL_TIMEOUT", flag: "backfill-timeout", arg: "DURATION", def: "2h", cmds: []string{"daemon"},
+		help: "the longest a daemon's backfill window job may run",
+		set:  func(c *config, v string) (err error) { c.BackfillTimeout, err = positiveDuration(v); return err }},
+	{env: "DASHBOARD_TOKEN", cmds: []string{"daemon"}, help: "the operator's token for River UI (and any page served on an address but loopback)",
 		set: func(c *config, v string) error { c.DashboardToken = v; return nil }},
-	{env: "LOG_FORMAT", flag: "log-format", def: "auto", help: "text, json, or auto (text on a terminal)",
-		set: func(c *config, v string) error { c.LogFormat = v; return nil }},
-	{env: "LOG_LEVEL", flag: "log-level", def: "info", help: "debug, info, warn or error",
-		set: func(c *config, v string) error { c.LogLevel = v; return nil }},
+	{env: "LOG_FORMAT", flag: "log-format", arg: "FORMAT", def: "auto", cmds: logCommands,
+		help: "text, json, or auto: text on a terminal, JSON otherwise",
+		set:  func(c *config, v string) (err error) { c.LogFormat, err = oneOf(v, "text", "json", "auto"); return err }},
+	{env: "LOG_LEVEL", flag: "log-level", arg: "LEVEL", def: "info", cmds: logCommands, help: "debug, info, warn or error",
+		set: func(c *config, v string) error {
+			if _, err := parseLevel(v); err != nil {
+				return err
+			}
+			c.LogLevel = v
+			return nil
+		}},
+}
+
+// optionValue is a setting as a flag.Value. Its text starts as the default, so that the
+// flag's DefValue is the default whatever the environment says.
+type optionValue struct {
+	o    *option
+	c    *config
+	text string
+	// err is what is wrong with the variable's value, until a flag replaces it.
+	err error
+}
+
+func (v *optionValue) String() string {
+	if v == nil { // the flag package may call String on a zero value
+		return ""
+	}
+	return v.text
+}
+
+func (v *optionValue) Set(s string) error {
+	if err := v.o.set(v.c, s); err != nil {
+		return err
+	}
+	v.text, v.err = s, nil
+	return nil
+}
+
+// fromEnv takes the value of the setting's variable, or of the file its _FILE twin names.
+func (v *optionValue) fromEnv(getenv func(string) string) {
+	s, file := getenv(v.o.env), ""
+	if v.o.file {
+		file = getenv(v.o.env + "_FILE")
+	}
+	switch {
+	case s != "" && file != "":
+		v.err = usagef("set %s or %s_FILE, not both", v.o.env, v.o.env)
+		return
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			v.err = usagef("%s_FILE: %v", v.o.env, err)
+			return
+		}
+		if s = strings.TrimSpace(string(b)); s == "" {
+			v.err = usagef("%s_FILE: %s is empty", v.o.env, file)
+			return
+		}
+	case s == "":
+		return
+	}
+	if err := v.Set(s); err != nil {
+		v.err = usagef("%s %q: %v", v.o.env, s, err)
+	}
+}
+
+// loadConfig gives every setting its default, then reads the variables of the settings
+// that command cmd takes and registers those as flags of fs, so that flags override the
+// environment. The caller parses fs, then calls check.
+func loadConfig(cmd string, fs *flag.FlagSet, getenv func(string) string) *config {
+	c := &config{}
+	for i := range options {
+		o := &options[i]
+		// Code that several commands share reads settings its command may not take.
+		if o.def != "" {
+			if err := o.set(c, o.def); err != nil {
+				panic(fmt.Sprintf("the default of %s: %v", o.env, err))
+			}
+		}
+		if !slices.Contains(o.cmds, cmd) {
+			continue
+		}
+		v := &optionValue{o: o, c: c, text: o.def}
+		if o.flag != "" {
+			fs.Var(v, o.flag, o.help)
+		}
+		v.fromEnv(getenv)
+		c.values = append(c.values, v)
+	}
+	return c
+}
+
+// check reports a variable whose value is wrong and was not replaced by a flag. It runs
+// after the flags are parsed, so that --help works whatever the environment holds.
+func (c *config) check() error {
+	for _, v := range c.values {
+		if v.err != nil {
+			return v.err
+		}
+	}
+	return nil
 }
 
 // usageError is a mistake in the command line or the configuration: exit status 2.
@@ -94,60 +231,89 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+var errHelp = errors.New("help")
+
 func positiveFloat(v string) (float64, error) {
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f <= 0 {
-		return 0, fmt.Errorf("%q is not a positive number", v)
+	if err != nil || !(f > 0) || math.IsInf(f, 1) {
+		return 0, errors.New("want a positive number")
 	}
 	return f, nil
-}
-
-func positiveDuration(v string) (time.Duration, error) {
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q is not a positive duration such as 10m", v)
-	}
-	return d, nil
 }
 
 func positiveInt(v string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a positive whole number", v)
+		return 0, errors.New("want a positive whole number")
 	}
 	return n, nil
 }
 
-// loadConfig reads the environment, then registers every option as a flag of fs so that
-// flags override it. The caller parses fs.
-func loadConfig(fs *flag.FlagSet, getenv func(string) string) (*config, error) {
-	c := &config{}
-	for _, o := range options {
-		v := getenv(o.env)
-		if v == "" {
-			v = o.def
-		}
-		if o.env == "XE_SECRET_KEY" && v == "" {
-			if f := getenv("XE_SECRET_KEY_FILE"); f != "" {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return nil, usagef("XE_SECRET_KEY_FILE: %v", err)
-				}
-				v = strings.TrimSpace(string(b))
-			}
-		}
-		if v != "" {
-			if err := o.set(c, v); err != nil {
-				return nil, usagef("%s: %v", o.env, err)
-			}
-		}
-		if o.flag == "" || fs == nil {
-			continue
-		}
-		o := o
-		fs.Func(o.flag, o.help+" ["+o.env+"]", func(v string) error { return o.set(c, v) })
+func positiveDuration(v string) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, errors.New("want a positive duration such as 10m or 744h")
 	}
-	return c, nil
+	return d, nil
+}
+
+// listenAddr checks a listener's address. An empty one would listen on every interface,
+// which nobody means by leaving it out.
+func listenAddr(v string) (string, error) {
+	if v == "off" {
+		return v, nil
+	}
+	if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+		return "", errors.New("want HOST:PORT such as 127.0.0.1:9090, :PORT for every interface, or off for none")
+	}
+	return v, nil
+}
+
+func oneOf(v string, words ...string) (string, error) {
+	if !slices.Contains(words, v) {
+		return "", fmt.Errorf("want %s", orList(words))
+	}
+	return v, nil
+}
+
+// orList says "a, b or c".
+func orList(words []string) string {
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " or " + words[len(words)-1]
+}
+
+func parseLevel(v string) (slog.Level, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(v)); err != nil {
+		return 0, errors.New("want debug, info, warn or error")
+	}
+	return level, nil
+}
+
+// choice is a flag that takes one of a few words.
+type choice struct {
+	value string
+	words []string
+}
+
+func newChoice(fs *flag.FlagSet, name, usage string, words ...string) *choice {
+	c := &choice{value: words[0], words: words}
+	fs.Var(c, name, usage)
+	return c
+}
+
+func (c *choice) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.value
+}
+
+func (c *choice) Set(s string) (err error) {
+	c.value, err = oneOf(s, c.words...)
+	return err
 }
 
 // needAPI checks the settings that calling the API needs.
@@ -174,9 +340,9 @@ func (c *config) needAPI() error {
 
 // logger builds the logger: text on a terminal, JSON otherwise, unless told.
 func (c *config) logger(stderr io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		return nil, usagef("LOG_LEVEL %q: want debug, info, warn or error", c.LogLevel)
+	level, err := parseLevel(c.LogLevel)
+	if err != nil {
+		return nil, usagef("LOG_LEVEL %q: %v", c.LogLevel, err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch c.LogFormat {
@@ -202,33 +368,119 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
-// redacted shows the configuration with its secrets hidden.
-func (c *config) redacted() map[string]string {
-	out := map[string]string{}
-	for _, o := range options {
-		out[o.env] = o.def
+// cmdHelp shows the commands, or one command's help.
+func cmdHelp(ctx context.Context, e *env, args []string) error {
+	if err := e.parse(args); err != nil {
+		return err
 	}
-	out["DATABASE_URL"] = redactURL(c.DatabaseURL)
-	out["XE_APP_ID"], out["XE_CLIENT_ID"], out["XE_BASE_URL"] = c.AppID, c.ClientID, c.BaseURL
-	if c.SecretKey != "" {
-		out["XE_SECRET_KEY"] = "REDACTED"
-	}
-	return out
-}
-
-// redactURL hides the password of a database URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		if strings.Contains(s, "password") {
-			return "REDACTED"
+	switch e.flags.NArg() {
+	case 0:
+		fmt.Fprint(e.stdout, usage())
+		return nil
+	case 1:
+		if lookup(e.flags.Arg(0)) == nil {
+			return usagef("unknown command %q; see 'syncer help'", e.flags.Arg(0))
 		}
-		return s
+		return run(ctx, []string{e.flags.Arg(0), "--help"}, e.getenv, e.stdout, e.stderr)
 	}
-	if _, ok := u.User.Password(); ok {
-		u.User = url.UserPassword(u.User.Username(), "REDACTED")
-	}
-	return u.String()
+	return usagef("help takes one command, not %d; see 'syncer help'", e.flags.NArg())
 }
 
-var errHelp = errors.New("help")
+// printHelp prints what 'syncer CMD --help' shows: the synopsis, what the command does, and
+// the flags it takes with their defaults, each setting with the variable that also sets it.
+func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
+	// The command's own flags, then its settings in the table's order.
+	var flags []*flag.Flag
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := f.Value.(*optionValue); !ok {
+			flags = append(flags, f)
+		}
+	})
+	var envOnly []*option
+	for i := range options {
+		switch o := &options[i]; {
+		case !slices.Contains(o.cmds, c.name):
+		case o.flag == "":
+			envOnly = append(envOnly, o)
+		default:
+			flags = append(flags, fs.Lookup(o.flag))
+		}
+	}
+	synopsis := strings.TrimSpace("syncer " + c.name + " " + c.args)
+	if len(flags) > 0 {
+		synopsis += " [flags]"
+	}
+	fmt.Fprintf(w, "Usage: %s\n\n%s\n", synopsis, wrap(c.help, 90, ""))
+	if len(flags) > 0 {
+		fmt.Fprint(w, "\nFlags:\n")
+		names, width := make([]string, len(flags)), 0
+		for i, f := range flags {
+			names[i] = strings.TrimSpace("--" + f.Name + " " + flagArg(f))
+			width = max(width, len(names[i]))
+		}
+		for i, f := range flags {
+			_, usage := flag.UnquoteUsage(f) // without the `quotes` of an argument's name
+			line := strings.TrimRight(fmt.Sprintf("  %-*s  %s", width, names[i], flagFacts(f)), " ")
+			fmt.Fprintf(w, "%s\n%s\n", line, wrap(usage, 90, "        "))
+		}
+	}
+	if len(envOnly) > 0 {
+		fmt.Fprint(w, "\nEnvironment only:\n")
+		for _, o := range envOnly {
+			fmt.Fprintf(w, "  %s\n%s\n", o.env, wrap(o.help, 90, "        "))
+		}
+	}
+}
+
+// flagArg is the placeholder of a flag's argument in the help, none for a boolean.
+func flagArg(f *flag.Flag) string {
+	switch v := f.Value.(type) {
+	case *optionValue:
+		return v.o.arg
+	case *choice:
+		return strings.Join(v.words, "|")
+	}
+	name, _ := flag.UnquoteUsage(f) // a `word` of the usage, or the flag's type
+	if name == "int" || name == "uint" || name == "float" {
+		return "N"
+	}
+	return strings.ToUpper(name)
+}
+
+// flagFacts names a setting's variable and a flag's default.
+func flagFacts(f *flag.Flag) string {
+	var facts []string
+	if v, ok := f.Value.(*optionValue); ok {
+		facts = append(facts, "env "+v.o.env)
+	}
+	switch def := f.DefValue; {
+	case def == "" || def == "false" || def == "0":
+	case strings.Contains(def, " "):
+		facts = append(facts, fmt.Sprintf("default %q", def))
+	default:
+		facts = append(facts, "default "+def)
+	}
+	return strings.Join(facts, ", ")
+}
+
+// wrap breaks s between words into lines of at most width bytes, each starting with indent.
+func wrap(s string, width int, indent string) string {
+	var b strings.Builder
+	n := 0
+	for _, word := range strings.Fields(s) {
+		switch {
+		case n == 0:
+			b.WriteString(indent)
+			n = len(indent)
+		case n+1+len(word) > width:
+			b.WriteString("\n" + indent)
+			n = len(indent)
+		default:
+			b.WriteByte(' ')
+			n++
+		}
+		b.WriteString(word)
+		n += len(word)
+	}
+	return b.String()
+}

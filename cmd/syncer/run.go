@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,46 +19,92 @@ import (
 	"ordersync/store"
 )
 
-const usage = `syncer keeps a PostgreSQL copy of every order of a Xiaoe-tech shop.
+// usage is what 'syncer help' shows: every command of the table, with its summary.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("syncer keeps a PostgreSQL copy of every order of a Xiaoe-tech shop.\n\nUsage:\n")
+	for _, c := range commands {
+		line := strings.TrimSpace("syncer " + c.name + " " + c.args)
+		if len(line) > 34 {
+			fmt.Fprintf(&b, "  %s\n  %-34s  %s\n", line, "", c.summary)
+		} else {
+			fmt.Fprintf(&b, "  %-34s  %s\n", line, c.summary)
+		}
+	}
+	b.WriteString(`
+'syncer help COMMAND' (or 'syncer COMMAND --help') shows a command's flags and the
+environment variables that also set them; flags win. Exit status: 0 done (or another
+replica holds the lock), 1 the run failed, 2 usage or configuration error (including a
+schema that needs 'syncer migrate'), 3 finished but some orders wait in the failure queue,
+130 stopped by SIGINT or SIGTERM after storing what it had fetched.
+`)
+	return b.String()
+}
 
-Usage:
-  syncer migrate [up|down|status]     apply, roll back one, or list the schema migrations
-  syncer sync                         one incremental run
-  syncer backfill --from DATE --to DATE
-                                      fetch every order created in these days (resumable)
-  syncer daemon [--schedule SPEC]     cron-driven sync until SIGINT/SIGTERM
-  syncer order ORDER_ID...            fetch and store these orders now
-  syncer replay [ORDER_ID...]         rebuild the tables from the stored raw payloads
-  syncer status [--json]              last runs, checkpoints and the failure queue
-  syncer report [--days N]            daily sales of the last N days
-  syncer demo                         the whole job against a built-in simulated shop
-
-Run 'syncer COMMAND --help' for a command's flags. Every flag has an environment variable;
-flags win. Exit status: 0 done (or another replica holds the lock), 1 the run failed,
-2 usage or configuration error (including a schema that needs 'syncer migrate'),
-3 finished but some orders wait in the failure queue.
-`
-
+// command is one of syncer's commands.
 type command struct {
-	name, args, help string
-	run              func(ctx context.Context, e *env, args []string) error
+	name    string
+	args    string // the synopsis after the name
+	summary string // one line, for 'syncer help'
+	help    string // what it does, for 'syncer help COMMAND'
+	// operands says that it takes arguments after its flags; parse refuses any for the others.
+	operands bool
+	run      func(ctx context.Context, e *env, args []string) error
 }
 
 var commands []command
 
+// The table is filled in init because cmdHelp reads it: a declaration would be an
+// initialization cycle.
 func init() {
 	commands = []command{
-		{"migrate", "[up|down|status]", "Apply every pending migration (up, the default), roll back the last one (down), or list them (status).", cmdMigrate},
-		{"sync", "", "One incremental run: update_time windows from the checkpoint less the overlap up to now, then the failure queue.", cmdSync},
-		{"backfill", "--from DATE --to DATE", "Fetch every order created from --from to --to (YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS', Asia/Shanghai; both days included). Finished windows are recorded: a killed backfill resumes, a rerun does only what is missing.", cmdBackfill},
-		{"daemon", "[--schedule SPEC]", "Run the sync on a cron schedule (Asia/Shanghai) until SIGINT or SIGTERM. Serves /healthz and /metrics on --http.", cmdDaemon},
-		{"order", "ORDER_ID...", "Fetch and store these orders now, whatever is stored.", cmdOrder},
-		{"replay", "[ORDER_ID...]", "Rebuild the order tables from the stored raw payloads (all orders, or these), without calling the API.", cmdReplay},
-		{"status", "[--json]", "Show the last runs, the checkpoints and the failure queue.", cmdStatus},
-		{"report", "[--days N]", "Print the daily sales of the last N days (default 14).", cmdReport},
-		{"healthcheck", "", "Ask a running daemon's /healthz (at HTTP_ADDR) and exit 0 when it is healthy: a health check for images without curl.", cmdHealthcheck},
-		{"demo", "", "Run the whole job against a built-in simulated shop: migrate, backfill, changes, sync, and a report read back from the tables. Uses its own schema, ordersync_demo, in DATABASE_URL's database.", cmdDemo},
+		{name: "migrate", args: "[up|down|status]", operands: true, run: cmdMigrate,
+			summary: "apply, roll back, or list the schema migrations",
+			help:    "Apply every pending migration (up, the default), roll back the last one (down), or list them (status)."},
+		{name: "sync", run: cmdSync,
+			summary: "one incremental run",
+			help:    "One incremental run for each shop: update_time windows from its checkpoint less the overlap up to now, then its failure queue."},
+		{name: "backfill", args: "--from DATE --to DATE", run: cmdBackfill,
+			summary: "fetch every order created in these days (resumable)",
+			help:    "Fetch every order created from --from to --to (YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS', Asia/Shanghai; both days included). Finished windows are recorded: a killed backfill resumes, a rerun does only what is missing."},
+		{name: "daemon", args: "[--schedule SPEC]", run: cmdDaemon,
+			summary: "scheduled syncs until SIGINT/SIGTERM",
+			help:    "Run each shop's syncs on its cron schedule (Asia/Shanghai), with the failure queue's retries and the backfill windows queued by 'backfill --queue', as River jobs shared with the other replicas, until SIGINT or SIGTERM. Serves /healthz, /metrics and River UI (/riverui/) on --http."},
+		{name: "order", args: "ORDER_ID...", operands: true, run: cmdOrder,
+			summary: "fetch and store these orders now",
+			help:    "Fetch and store these orders now, whatever is stored."},
+		{name: "replay", args: "[ORDER_ID...]", operands: true, run: cmdReplay,
+			summary: "rebuild the tables from the stored raw payloads",
+			help:    "Rebuild the order tables from the stored raw payloads (all orders, or these), without calling the API."},
+		{name: "status", args: "[--json]", run: cmdStatus,
+			summary: "last runs, checkpoints and the failure queue",
+			help:    "Show the last runs, the checkpoints and the failure queue."},
+		{name: "report", args: "[--days N]", run: cmdReport,
+			summary: "daily sales of the last N days",
+			help:    "Print the daily sales of the last N days (default 14)."},
+		{name: "demo", run: cmdDemo,
+			summary: "the whole job against a built-in simulated shop",
+			help:    "Run the whole job against a built-in simulated shop: migrate, backfill, changes, sync, and a report read back from the tables. Uses its own schema, ordersync_demo, in DATABASE_URL's database."},
+		{name: "healthcheck", run: cmdHealthcheck,
+			summary: "exit 0 when the daemon at HTTP_ADDR is healthy",
+			help:    "Ask a running daemon's /healthz (at HTTP_ADDR) and exit 0 when it is healthy: a health check for images without curl."},
+		{name: "version", run: cmdVersion,
+			summary: "the version, VCS revision and Go version (also --version)",
+			help:    "Print syncer's version, the VCS revision it was built from and the Go version that built it."},
+		{name: "help", args: "[COMMAND]", operands: true, run: cmdHelp,
+			summary: "this text, or a command's flags (also COMMAND --help)",
+			help:    "Show the commands, or a command's flags, as 'syncer COMMAND --help' does."},
 	}
+}
+
+// lookup returns the command called name, or nil.
+func lookup(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
 }
 
 // env is what a command works with.
@@ -73,42 +120,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage())
 		return usagef("no command given")
 	}
 	name, args := args[0], args[1:]
-	if name == "help" || name == "-h" || name == "--help" {
-		fmt.Fprint(stdout, usage)
-		return nil
+	switch name {
+	case "-h", "-help", "--help":
+		name = "help"
+	case "-version", "--version":
+		name = "version"
 	}
-	for _, c := range commands {
-		if c.name != name {
-			continue
-		}
-		fs := flag.NewFlagSet("syncer "+c.name, flag.ContinueOnError)
-		fs.SetOutput(stderr)
-		cfg, err := loadConfig(fs, getenv)
-		if err != nil {
-			return err
-		}
-		e := &env{getenv: getenv, stdout: stdout, stderr: stderr, cfg: cfg, flags: fs}
-		fs.Usage = func() {
-			fmt.Fprintf(stderr, "Usage: syncer %s %s\n\n%s\n\nFlags:\n", c.name, c.args, c.help)
-			fs.PrintDefaults()
-		}
-		return c.run(ctx, e, args)
+	c := lookup(name)
+	if c == nil {
+		return usagef("unknown command %q; see 'syncer help'", name)
 	}
-	fmt.Fprint(stderr, usage)
-	return usagef("unknown command %q", name)
+	// The flag set is named after its command, for parse. parse tells what is wrong in
+	// one line, so the flag package prints nothing.
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	e := &env{getenv: getenv, stdout: stdout, stderr: stderr, cfg: loadConfig(c.name, fs, getenv), flags: fs}
+	return c.run(ctx, e, args)
 }
 
-// parse parses the command's flags and builds the logger.
+// parse parses the command's flags, checks the settings and builds the logger. It prints
+// the command's help when asked for it, and returns errHelp.
 func (e *env) parse(args []string) error {
+	c := lookup(e.flags.Name())
+	// The flag package calls Usage on every mistake, but a mistake gets one line.
+	e.flags.Usage = func() {}
 	if err := e.flags.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			printHelp(e.stdout, c, e.flags)
 			return errHelp
 		}
-		return &usageError{err.Error()}
+		return usagef("%s: %v; see 'syncer %s --help'", c.name, err, c.name)
+	}
+	if !c.operands && e.flags.NArg() > 0 {
+		return usagef("%s takes no arguments, not %q; see 'syncer %s --help'", c.name, e.flags.Arg(0), c.name)
+	}
+	if err := e.cfg.check(); err != nil {
+		return err
 	}
 	log, err := e.cfg.logger(e.stderr)
 	if err != nil {

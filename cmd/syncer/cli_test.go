@@ -2,16 +2,26 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"ordersync/fetch"
+	"ordersync/store/storetest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -230,5 +240,103 @@ func TestVariablesOnlyCountForTheirCommands(t *testing.T) {
 	code, _, stderr := runSyncer(t, context.Background(), env, "sync", "--rate", "5")
 	if code != 2 || !strings.Contains(stderr, "XE_APP_ID") {
 		t.Errorf("sync --rate 5 with XE_RATE=fast: exit %d: %s; want the missing credentials", code, stderr)
+	}
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	addr := closedPort(t)
+	env := map[string]string{"DATABASE_URL": "postgres://ordersync:hunter2@" + addr + "/ordersync_nowhere?sslmode=disable"}
+	for _, cmd := range []string{"migrate", "status", "report", "replay"} {
+		code, _, stderr := runSyncer(t, context.Background(), env, cmd)
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1", cmd, code)
+		}
+		checkOneLine(t, stderr, "syncer: cannot connect to database ordersync_nowhere on "+addr+" as ordersync: connection refused",
+			"check that PostgreSQL runs there and that DATABASE_URL names it")
+		if strings.Contains(stderr, "hunter2") {
+			t.Errorf("%s shows the password: %s", cmd, stderr)
+		}
+	}
+}
+
+// TestUnreachableDatabaseOfTheLibpqDefaults sets the libpq environment, which pgx reads
+// from the process: it cannot run in parallel.
+func TestUnreachableDatabaseOfTheLibpqDefaults(t *testing.T) {
+	host, port, _ := net.SplitHostPort(closedPort(t))
+	t.Setenv("PGHOST", host)
+	t.Setenv("PGPORT", port)
+	t.Setenv("PGUSER", "ordersync_reader")
+	t.Setenv("PGDATABASE", "")
+	code, _, stderr := runSyncer(t, context.Background(), nil, "status")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	// Without a database named, the server would pick the user's name.
+	checkOneLine(t, stderr, "cannot connect to database ordersync_reader on "+net.JoinHostPort(host, port)+" as ordersync_reader",
+		"DATABASE_URL is not set", "connection refused", "start PostgreSQL there, or set DATABASE_URL")
+}
+
+// TestStaleSchemaOfTheLibpqDefaults: connected through the libpq environment, the error
+// names the database it chose.
+func TestStaleSchemaOfTheLibpqDefaults(t *testing.T) {
+	c, err := pgconn.ParseConfig(storetest.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGHOST", c.Host)
+	t.Setenv("PGPORT", strconv.Itoa(int(c.Port)))
+	t.Setenv("PGUSER", c.User)
+	t.Setenv("PGPASSWORD", c.Password)
+	t.Setenv("PGDATABASE", c.Database)
+	code, _, stderr := runSyncer(t, context.Background(), nil, "status")
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	checkOneLine(t, stderr, "database "+c.Database+" on ", " as "+c.User+" (chosen by the libpq environment",
+		"run `syncer migrate`")
+}
+
+// TestUnreachableAPI checks the line a run ends with when the API cannot be reached at all,
+// from the error the real client returns.
+func TestUnreachableAPI(t *testing.T) {
+	t.Parallel()
+	base := "http://" + closedPort(t)
+	c, err := fetch.New(fetch.Config{BaseURL: base, AppID: "a", ClientID: "c", SecretKey: "s3cret-key",
+		MaxAttempts: 2, BackoffMin: time.Millisecond, BackoffMax: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = c.OrderDetail(context.Background(), "E1")
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	// As the pipeline wraps it.
+	err = fmt.Errorf("list orders update_time 2026-11-01 00:00:00..2026-11-30 23:59:59 page 1: %w", err)
+	want := regexp.MustCompile("^cannot reach the Xiaoe API at " + regexp.QuoteMeta(base) +
+		`: connection refused \(2 attempts in [0-9.]+m?s\); check XE_BASE_URL and this machine's network$`)
+	got := oneLine(err)
+	if !want.MatchString(got) {
+		t.Errorf("one shop:\n got %s\nwant %s", got, want)
+	}
+	twoShops := errors.Join(fmt.Errorf("shop a: %w", err), errors.New("shop b: refused"))
+	if got := oneLine(twoShops); !strings.HasSuffix(got, "; shop b: refused") || !want.MatchString(strings.TrimSuffix(got, "; shop b: refused")) {
+		t.Errorf("two shops: %s", got)
+	}
+	var stderr strings.Builder
+	if code := exitCode(err, &stderr); code != 1 || stderr.String() != "syncer: "+got+"\n" {
+		t.Errorf("exit %d, %q", code, stderr.String())
 	}
 }

@@ -14,9 +14,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"ordersync/fetch"
+	"ordersync/pipeline"
 )
 
 // config is every setting, read from the environment and overridden by flags.
@@ -483,4 +487,125 @@ func wrap(s string, width int, indent string) string {
 		n += len(word)
 	}
 	return b.String()
+}
+
+// connectError says in one line why the database could not be reached: where ordersync
+// looked, what went wrong and what to check.
+func connectError(c *pgconn.Config, libpqDefaults bool, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	where := databaseName(c, libpqDefaults)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// The server answered: the address is right, what it was asked for is not.
+		hint := "check DATABASE_URL"
+		switch {
+		case pgErr.Code == "3D000": // invalid_catalog_name
+			hint = "create it, or name another in DATABASE_URL"
+		case strings.HasPrefix(pgErr.Code, "28"): // invalid authorization
+			hint = "check the user and password in DATABASE_URL (or PGPASSWORD, ~/.pgpass)"
+		}
+		return usagef("cannot connect to %s: %s; %s", where, pgErr.Message, hint)
+	}
+	hint := "check that PostgreSQL runs there and that DATABASE_URL names it"
+	if libpqDefaults {
+		hint = "start PostgreSQL there, or set DATABASE_URL"
+	}
+	return fmt.Errorf("cannot connect to %s: %s; %s", where, rootCause(err), hint)
+}
+
+// databaseName names the database of c: its name, the server and the user, and whether
+// the libpq environment chose them. It never shows the password.
+func databaseName(c *pgconn.Config, libpqDefaults bool) string {
+	db := c.Database
+	if db == "" {
+		db = c.User // what the server picks when none is named
+	}
+	server := net.JoinHostPort(c.Host, strconv.Itoa(int(c.Port)))
+	if strings.HasPrefix(c.Host, "/") {
+		server = fmt.Sprintf("socket %s/.s.PGSQL.%d", c.Host, c.Port)
+	}
+	name := fmt.Sprintf("database %s on %s as %s", db, server, c.User)
+	if libpqDefaults {
+		name += " (chosen by the libpq environment: DATABASE_URL is not set)"
+	}
+	return name
+}
+
+// rootCause is what went wrong beneath the layers that wrapped it, in a few words.
+func rootCause(err error) string {
+	var dns *net.DNSError
+	switch {
+	case errors.As(err, &dns) && dns.IsNotFound:
+		return "no such host " + dns.Name
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
+		return "no answer in time"
+	}
+	for {
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if next := u.Unwrap(); next != nil {
+				err = next
+				continue
+			}
+		case interface{ Unwrap() []error }:
+			// Several attempts (addresses, TLS then plain) failed alike; one says it.
+			if next := u.Unwrap(); len(next) > 0 {
+				err = next[0]
+				continue
+			}
+		}
+		return err.Error()
+	}
+}
+
+// unreachableAPI tells a run that could not reach the Xiaoe API at all in one line: where,
+// why, for how long it tried, and what to check. The run's log line has the window and the
+// page it was on.
+func unreachableAPI(err error) (string, bool) {
+	var ae *fetch.APIError
+	var ue *url.Error
+	if errors.Is(err, pipeline.ErrPartial) || !errors.As(err, &ae) || !errors.As(ae.Err, &ue) {
+		return "", false
+	}
+	where := "the Xiaoe API"
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		where += " at " + u.Scheme + "://" + u.Host
+	}
+	msg := fmt.Sprintf("cannot reach %s: %s", where, rootCause(ue.Err))
+	var re *fetch.RetryError
+	if errors.As(err, &re) {
+		took := re.Elapsed.Round(time.Second)
+		if re.Elapsed < time.Second {
+			took = re.Elapsed.Round(time.Millisecond)
+		}
+		msg += fmt.Sprintf(" (%d attempts in %s)", re.Attempts, took)
+	}
+	return msg + "; check XE_BASE_URL and this machine's network", true
+}
+
+// oneLine is how exitCode tells an error: a run that could not reach the API plainly, and
+// errors joined from several (one per shop) on one line.
+func oneLine(err error) string {
+	if multi, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := multi.Unwrap()
+		texts := make([]string, len(errs))
+		for i, e := range errs {
+			texts[i] = e.Error()
+		}
+		// errors.Join's text, not that of fmt.Errorf with several %w.
+		if strings.Join(texts, "\n") == err.Error() {
+			for i, e := range errs {
+				texts[i] = oneLine(e)
+			}
+			return strings.Join(texts, "; ")
+		}
+	}
+	if msg, ok := unreachableAPI(err); ok {
+		return msg
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }

@@ -172,17 +172,21 @@ func (e *env) parse(args []string) error {
 // openStore connects to the database; unless migrating, it refuses a schema that is not
 // current.
 func (e *env) openStore(ctx context.Context, checkSchema bool) (*store.Store, error) {
-	if _, err := pgxpool.ParseConfig(e.cfg.DatabaseURL); err != nil {
+	pc, err := pgxpool.ParseConfig(e.cfg.DatabaseURL)
+	if err != nil {
 		// pgx masks the password in its parse errors.
 		return nil, usagef("DATABASE_URL: %v", err)
 	}
 	st, err := store.New(ctx, e.cfg.DatabaseURL, e.log)
 	if err != nil {
-		return nil, err
+		return nil, connectError(&pc.ConnConfig.Config, e.cfg.DatabaseURL == "", err)
 	}
 	if checkSchema {
 		if err := st.CheckSchema(ctx); err != nil {
 			st.Close()
+			if e.cfg.DatabaseURL == "" {
+				err = fmt.Errorf("%s: %w", databaseName(&pc.ConnConfig.Config, true), err)
+			}
 			return nil, err
 		}
 	}
@@ -198,7 +202,7 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "syncer: interrupted; what had been fetched is stored")
 		return 130
 	}
-	fmt.Fprintf(stderr, "syncer: %v\n", err)
+	fmt.Fprintf(stderr, "syncer: %s\n", oneLine(err))
 	var ue *usageError
 	switch {
 	case errors.As(err, &ue), errors.Is(err, store.ErrSchemaOutdated), errors.Is(err, fetch.ErrConfig):

@@ -244,6 +244,30 @@ func runResult(err error) string {
 	return "failed"
 }
 
+// Synced records what the run history says of shop appID's incremental syncs, whichever
+// replica ran them: when the last that stored everything ended (zero for none), how many
+// failed since and the last one's error, the failure queue's depth and the checkpoint.
+// With several replicas, each runs some of a shop's syncs: the verdict of one replica
+// must rest on all of them, not only on its own.
+func (m *Metrics) Synced(appID string, lastOK time.Time, failures int, lastErr string, queueDepth int, checkpoint time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.shop(appID)
+	if lastOK.After(s.success) {
+		s.success = lastOK
+		s.configErr, s.retryAt = "", time.Time{}
+	}
+	if !lastOK.Before(s.success) {
+		s.failures, s.lastErr = failures, lastErr
+	}
+	if queueDepth >= 0 {
+		s.queue = queueDepth
+	}
+	if !checkpoint.IsZero() {
+		s.checkpoint = checkpoint
+	}
+}
+
 // ConfigError marks shop appID unhealthy at once, with err's message as the reason, until a
 // later sync succeeds; retryAt is when it will be tried again (zero when unknown). The
 // message is served as it is: err must not hold secrets.

@@ -427,3 +427,23 @@ func TestVerifyAnomalies(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncedFromTheRunHistory: another replica's syncs count: a success it recorded makes
+// the shop healthy here, and the failures it recorded since make it unhealthy.
+func TestSyncedFromTheRunHistory(t *testing.T) {
+	now := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	m := New(Options{MaxAge: time.Minute, MaxFailures: 3, Now: func() time.Time { return now }})
+	m.Shops("a")
+	now = now.Add(2 * time.Minute)
+	if m.Health().Healthy {
+		t.Fatal("healthy with no sync in twice MaxAge")
+	}
+	m.Synced("a", now.Add(-10*time.Second), 0, "", 0, now.Add(-10*time.Second))
+	if h := m.Health(); !h.Healthy {
+		t.Fatalf("another replica's recent sync: %+v", h)
+	}
+	m.Synced("a", now.Add(-10*time.Second), 3, "xiaoe: HTTP 502", 0, time.Time{})
+	if h := m.Health(); h.Healthy || h.Shops["a"].LastError != "xiaoe: HTTP 502" {
+		t.Errorf("three failures recorded since: %+v", h)
+	}
+}

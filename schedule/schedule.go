@@ -128,6 +128,9 @@ func New(opts Options) (*Scheduler, error) {
 		Workers:      workers,
 		PeriodicJobs: periodic,
 		JobTimeout:   opts.SyncTimeout,
+		// A sync every second would keep 86,400 finished jobs a day per shop at River's
+		// default of a day; the run history is sync_runs.
+		CompletedJobRetentionPeriod: time.Hour,
 		// Just above the longest timeout: a job still running then is a dead replica's.
 		// River's rescuer looks every 30 seconds.
 		RescueStuckJobsAfter: rescueAfter(max(opts.SyncTimeout, opts.BackfillTimeout)),

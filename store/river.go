@@ -17,7 +17,8 @@ const riverVersion = 7
 
 // riverTables are the tables River's migrations create, and its Down drops, but for
 // river_migration: like goose's version table, it holds no data of the user's.
-var riverTables = []string{"river_client_queue", "river_client", "river_queue", "river_leader", "river_job"}
+// Those a version of River does not have are left out when the rollback is planned.
+var riverTables = []string{"river_client_queue", "river_client", "river_notification", "river_queue", "river_leader", "river_job"}
 
 // riverMigration runs River's own migrations through rivermigrate, outside a transaction:
 // one of them adds an enum value and then uses it, which PostgreSQL refuses within one

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -29,6 +30,7 @@ type Run struct {
 	StartedAt       time.Time  `json:"started_at"`
 	FinishedAt      *time.Time `json:"finished_at"`
 	Worker          string     `json:"worker"`
+	IdleRuns        int        `json:"idle_runs"`
 }
 
 // Run statuses of finished runs; a run still going (or that died) is 'running'.
@@ -55,20 +57,90 @@ func (s *Store) StartRun(ctx context.Context, appID, kind, worker string, start,
 
 // FinishRun records how run r ended: its status, counts and error. It is written even
 // when ctx is already cancelled, so an interrupted run leaves an honest row.
+//
+// A sync or retry run that found nothing to do (ok, nothing fetched, written or queued)
+// right after one of the shop's that found nothing either is folded into that one: its
+// idle_runs, finished_at and api_calls move, and the run's own row goes. A daemon that
+// syncs every second so keeps one row per change, not one per tick.
 func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `
-		UPDATE sync_runs SET status = $2, orders_listed = $3, orders_fetched = $4,
-			orders_written = $5, orders_unchanged = $6, orders_failed = $7, api_calls = $8,
-			error = $9, finished_at = now()
-		WHERE run_id = $1`,
-		r.RunID, r.Status, r.OrdersListed, r.OrdersFetched, r.OrdersWritten, r.OrdersUnchanged,
-		r.OrdersFailed, r.APICalls, r.Error)
+	idle := r.Status == StatusOK && r.OrdersFetched == 0 && r.OrdersWritten == 0 && r.OrdersFailed == 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if idle {
+			var folded int64
+			err := tx.QueryRow(ctx, `
+				WITH me AS (SELECT app_id, kind FROM sync_runs WHERE run_id = $1),
+				prev AS (
+					SELECT p.run_id FROM sync_runs p, me
+					WHERE p.app_id = me.app_id AND p.kind = me.kind AND p.kind IN ('sync', 'retry')
+						AND p.run_id < $1
+					ORDER BY p.run_id DESC LIMIT 1)
+				UPDATE sync_runs p SET idle_runs = p.idle_runs + 1, finished_at = now(),
+					api_calls = p.api_calls + $2
+				FROM prev
+				WHERE p.run_id = prev.run_id AND p.status = 'ok' AND p.orders_fetched = 0
+					AND p.orders_written = 0 AND p.orders_failed = 0
+				RETURNING p.run_id`, r.RunID, r.APICalls).Scan(&folded)
+			switch {
+			case err == nil:
+				_, err = tx.Exec(ctx, `DELETE FROM sync_runs WHERE run_id = $1`, r.RunID)
+				return err
+			case !errors.Is(err, pgx.ErrNoRows):
+				return err
+			}
+		}
+		_, err := tx.Exec(ctx, `
+			UPDATE sync_runs SET status = $2, orders_listed = $3, orders_fetched = $4,
+				orders_written = $5, orders_unchanged = $6, orders_failed = $7, api_calls = $8,
+				error = $9, finished_at = now()
+			WHERE run_id = $1`,
+			r.RunID, r.Status, r.OrdersListed, r.OrdersFetched, r.OrdersWritten, r.OrdersUnchanged,
+			r.OrdersFailed, r.APICalls, r.Error)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("finish run %d: %w", r.RunID, err)
 	}
 	return nil
+}
+
+// ShopState is what the run history says of a shop's incremental syncs, whichever
+// replica ran them: the daemon's health verdict.
+type ShopState struct {
+	AppID string
+	// LastOK is when the last sync that stored everything (or queued the rest) ended.
+	LastOK *time.Time
+	// Failures counts the syncs failed since; LastError is the last one's error.
+	Failures   int
+	LastError  *string
+	QueueDepth int
+	Checkpoint *time.Time
+}
+
+// ShopStates reads the state of the shops' syncs.
+func (s *Store) ShopStates(ctx context.Context, appIDs []string) ([]ShopState, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT s.app_id, ok.finished_at,
+			(SELECT count(*) FROM sync_runs f WHERE f.app_id = s.app_id AND f.kind = 'sync'
+				AND f.status = 'failed' AND f.run_id > coalesce(ok.run_id, 0)),
+			(SELECT f.error FROM sync_runs f WHERE f.app_id = s.app_id AND f.kind = 'sync'
+				AND f.status = 'failed' AND f.run_id > coalesce(ok.run_id, 0) ORDER BY f.run_id DESC LIMIT 1),
+			(SELECT count(*) FROM sync_failures q WHERE q.app_id = s.app_id),
+			(SELECT max(w.window_end) FROM sync_windows w WHERE w.app_id = s.app_id AND w.kind = 'update_time')
+		FROM unnest($1::text[]) AS s(app_id)
+		LEFT JOIN LATERAL (
+			SELECT r.run_id, r.finished_at FROM sync_runs r
+			WHERE r.app_id = s.app_id AND r.kind = 'sync' AND r.status IN ('ok', 'partial')
+			ORDER BY r.run_id DESC LIMIT 1) ok ON true`, appIDs)
+	if err != nil {
+		return nil, fmt.Errorf("read the shops' sync state: %w", err)
+	}
+	states, err := pgx.CollectRows(rows, pgx.RowToStructByPos[ShopState])
+	if err != nil {
+		return nil, fmt.Errorf("read the shops' sync state: %w", err)
+	}
+	return states, nil
 }
 
 // Runs returns the last n runs, newest first.
@@ -76,7 +148,7 @@ func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT run_id, app_id, kind, window_start, window_end, status, orders_listed,
 			orders_fetched, orders_written, orders_unchanged, orders_failed, api_calls, error,
-			started_at, finished_at, worker
+			started_at, finished_at, worker, idle_runs
 		FROM sync_runs ORDER BY run_id DESC LIMIT $1`, n)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +296,43 @@ func TestReplayRepairsQueuedReplies(t *testing.T) {
 	fs, err := s.Failures(ctx, "shop1")
 	if err != nil || len(fs) != 1 || fs[0].OrderID != "o_2" {
 		t.Errorf("queue after the replay: %+v, %v; want o_2 alone", fs, err)
+	}
+}
+
+// TestIdleRunsFold: ticks that find nothing to do after one that found nothing are folded
+// into it; a run that did something starts a row of its own.
+func TestIdleRunsFold(t *testing.T) {
+	t.Parallel()
+	s := storetest.Store(t)
+	ctx := context.Background()
+	run := func(kind string, written int) {
+		id, err := s.StartRun(ctx, "shop1", kind, "test:1", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishRun(ctx, store.Run{RunID: id, Status: store.StatusOK, OrdersListed: 3,
+			OrdersFetched: written, OrdersWritten: written, APICalls: 1 + written}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []struct {
+		kind    string
+		written int
+	}{{"sync", 0}, {"sync", 0}, {"sync", 0}, {"sync", 2}, {"sync", 0}, {"sync", 0}, {"backfill", 0}, {"backfill", 0}} {
+		run(r.kind, r.written)
+	}
+	runs, err := s.Runs(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, fmt.Sprintf("%s:%d:%d:%d", r.Kind, r.OrdersWritten, r.IdleRuns, r.APICalls))
+	}
+	// Newest first: the backfills stay apart; the idle syncs after the one that wrote fold
+	// into a row of their own, since a run that wrote is not idle.
+	want := "backfill:0:0:1 backfill:0:0:1 sync:0:1:2 sync:2:0:3 sync:0:2:3"
+	if strings.Join(got, " ") != want {
+		t.Errorf("runs %s, want %s", strings.Join(got, " "), want)
 	}
 }

@@ -87,7 +87,7 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("listen for /healthz and /metrics on %s: %w", addr, err)
 		}
-		h, err := e.daemonHandler(ctx, ln.Addr(), m, sch)
+		h, err := e.daemonHandler(ctx, ln.Addr(), st, m, sch)
 		if err != nil {
 			ln.Close()
 			return err
@@ -98,11 +98,12 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 				e.log.Error("http listener stopped", "error", err)
 			}
 		}()
-		e.log.Info("serving /healthz, /metrics and /riverui/", "addr", ln.Addr().String())
+		e.log.Info("serving /, /healthz, /metrics and /riverui/", "addr", ln.Addr().String())
 	}
 	if err := sch.Start(ctx); err != nil {
 		return err
 	}
+	go watchShops(ctx, e, st, m, ids)
 	e.log.Info("daemon started", "shops", len(shops), "max_workers", e.cfg.MaxWorkers)
 	<-ctx.Done()
 	e.log.Info("daemon stopping: finishing the running jobs")
@@ -114,6 +115,38 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	}
 	e.log.Info("daemon stopped")
 	return err
+}
+
+// watchShops feeds the health verdict from the run history every few seconds: River
+// spreads a shop's syncs over the replicas, and each must judge the shop by all of them.
+func watchShops(ctx context.Context, e *env, st *store.Store, m *metrics.Metrics, ids []string) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		states, err := st.ShopStates(ctx, ids)
+		if err != nil && ctx.Err() == nil {
+			e.log.Warn("read the shops' run history for /healthz", "error", err)
+		}
+		for _, s := range states {
+			var lastOK, cp time.Time
+			if s.LastOK != nil {
+				lastOK = *s.LastOK
+			}
+			if s.Checkpoint != nil {
+				cp = *s.Checkpoint
+			}
+			lastErr := ""
+			if s.LastError != nil {
+				lastErr = *s.LastError
+			}
+			m.Synced(s.AppID, lastOK, s.Failures, lastErr, s.QueueDepth, cp)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // healthMaxAge allows three missed ticks of spec before the daemon calls itself unhealthy,

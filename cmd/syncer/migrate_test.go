@@ -53,23 +53,22 @@ func TestMigrateDown(t *testing.T) {
 		t.Errorf("status after a refused down: exit %d:\n%s\nwant every migration applied", code, stdout)
 	}
 
-	// One migration at a time, dropping nothing or empty tables: no --yes needed. River's
-	// migration is written in Go and declares its tables.
-	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
-	if code != 0 {
-		t.Fatalf("down: exit %d: %s", code, stderr)
+	// One migration at a time, dropping nothing or empty tables: no --yes needed, down to
+	// 00005. River's migration is written in Go and declares its tables.
+	var all strings.Builder
+	for range 20 {
+		code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
+		if code != 0 {
+			t.Fatalf("down: exit %d: %s", code, stderr)
+		}
+		mustShow(stdout, `^rolled back \d+ `)
+		all.WriteString(stdout)
+		if strings.HasPrefix(stdout, "rolled back 5 ") {
+			break
+		}
 	}
-	mustShow(stdout, `^rolled back 7 `, `drops table\s+river_job\s+0 rows`)
-	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
-	if code != 0 {
-		t.Fatalf("down: exit %d: %s", code, stderr)
-	}
-	mustShow(stdout, `^rolled back 6 00006_comments\.sql\n$`)
-	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down")
-	if code != 0 {
-		t.Fatalf("down: exit %d: %s", code, stderr)
-	}
-	mustShow(stdout, `^rolled back 5 00005_edges\.sql\n\s+drops table\s+api_budget\s+0 rows\n$`)
+	mustShow(all.String(), `rolled back 7 `, `drops table\s+river_job\s+0 rows`, `rolled back 6 00006_comments\.sql\n`,
+		`rolled back 5 00005_edges\.sql\n\s+drops table\s+api_budget\s+0 rows\n$`)
 
 	code, stdout, stderr = runSyncer(t, ctx, env, "migrate", "down", "--to", "0", "--yes")
 	if code != 0 {

@@ -78,6 +78,7 @@ var ownTables = []ownTable{
 			{"started_at", "timestamptz", "When the run started."},
 			{"finished_at", "timestamptz", "When the run ended; NULL while it runs, or when its process died."},
 			{"worker", "text", ""},
+			{"idle_runs", "integer", ""},
 		}},
 	{name: "sync_windows",
 		text: "The finished windows of each shop: spans of order times all of whose orders are stored or queued as failures. The latest update_time window_end is the incremental sync's checkpoint; a backfill skips the created_time windows found here.",

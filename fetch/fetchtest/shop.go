@@ -272,6 +272,13 @@ func (s *Shop) Orders() []Order {
 	return out
 }
 
+// Len is the number of orders the shop has.
+func (s *Shop) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.orders)
+}
+
 // Order is the ground truth of one order.
 func (s *Shop) Order(id string) (Order, bool) {
 	s.mu.RLock()

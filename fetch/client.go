@@ -94,7 +94,8 @@ type Config struct {
 // process configured with other credentials (a wrong secret) never borrows a token and
 // meets its configuration error at once.
 type TokenStore interface {
-	// LoadToken returns the token shared under key and when it expires; "" when none.
+	// LoadToken returns the token shared under key, as SaveToken was given it (sealed:
+	// unreadable without the credentials), and when it expires; "" when none.
 	LoadToken(ctx context.Context, key string) (token string, expires time.Time, err error)
 	// SaveToken shares a token this client fetched under key.
 	SaveToken(ctx context.Context, key, token string, expires time.Time) error
@@ -235,7 +236,11 @@ func New(cfg Config) (*Client, error) {
 	c.token = &endpoint{name: EndpointToken, url: base + "/token", pacer: newPacer(tokenRate, tokenBurst)}
 	c.list = &endpoint{name: EndpointList, url: base + "/" + EndpointList, pacer: newPacer(pace, 1)}
 	c.detail = &endpoint{name: EndpointDetail, url: base + "/" + EndpointDetail, pacer: newPacer(pace, 1)}
-	c.tokens = &tokenSource{c: c, store: cfg.Tokens, key: credentialKey(cfg.AppID, cfg.ClientID, cfg.SecretKey)}
+	seal, err := newSealer(cfg.AppID, cfg.ClientID, cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	c.tokens = &tokenSource{c: c, store: cfg.Tokens, key: credentialKey(cfg.AppID, cfg.ClientID, cfg.SecretKey), sealer: seal}
 	return c, nil
 }
 

@@ -16,9 +16,10 @@ import (
 // call however many goroutines need it at once: the token call is limited to 100 per 10
 // minutes, and each new token retires the previous one 5 minutes later.
 type tokenSource struct {
-	c     *Client
-	store TokenStore // shares the token with other processes; nil: none
-	key   string     // the credentials' fingerprint, the token's key in store
+	c      *Client
+	store  TokenStore // shares the token with other processes; nil: none
+	key    string     // the credentials' fingerprint, the token's key in store
+	sealer *sealer    // seals the token shared in store
 
 	mu        sync.Mutex
 	tok       string
@@ -114,7 +115,7 @@ func (ts *tokenSource) refresh(ctx context.Context, f *tokenFlight, reason, stal
 	tok, ttl, err := ts.c.fetchToken(ctx)
 	if err == nil {
 		if st := ts.store; st != nil {
-			if serr := st.SaveToken(ctx, ts.key, tok, ts.c.now().Add(ttl)); serr != nil {
+			if serr := st.SaveToken(ctx, ts.key, ts.sealer.seal(tok), ts.c.now().Add(ttl)); serr != nil {
 				// The token serves this process anyway; others will fetch their own.
 				ts.c.log.LogAttrs(ctx, slog.LevelWarn, "could not share the access token",
 					slog.String("error", serr.Error()))
@@ -138,10 +139,19 @@ func (ts *tokenSource) adopt(ctx context.Context, stale string) (string, time.Du
 	if st == nil {
 		return "", 0, false
 	}
-	tok, expires, err := st.LoadToken(ctx, ts.key)
+	sealed, expires, err := st.LoadToken(ctx, ts.key)
 	if err != nil {
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "could not read the shared access token",
 			slog.String("error", err.Error()))
+		return "", 0, false
+	}
+	if sealed == "" {
+		return "", 0, false
+	}
+	tok, err := ts.sealer.open(sealed)
+	if err != nil {
+		// Sealed by another version or tampered with: this process fetches its own.
+		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "could not open the shared access token", slog.String("error", err.Error()))
 		return "", 0, false
 	}
 	ts.mu.Lock()

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"ordersync/fetch"
@@ -49,6 +50,20 @@ func TestReplicasShareOneToken(t *testing.T) {
 	var shared int
 	if err := s.Pool().QueryRow(ctx, "SELECT count(*) FROM api_tokens WHERE app_id = $1 AND expires_at > now()", o.AppID).Scan(&shared); err != nil || shared != 1 {
 		t.Errorf("%d shared tokens (%v), want 1", shared, err)
+	}
+
+	// What an analyst with SELECT reads is no token: the shop accepts none of it.
+	var stored string
+	if err := s.Pool().QueryRow(ctx, "SELECT access_token FROM api_tokens WHERE app_id = $1", o.AppID).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range shop.Tokens() {
+		if strings.Contains(stored, tok) {
+			t.Errorf("api_tokens holds the access token %s… in the clear", tok[:6])
+		}
+	}
+	if len(stored) < 40 {
+		t.Errorf("stored token %q is too short to be sealed", stored)
 	}
 
 	// A replica with a wrong secret borrows nothing: it meets its configuration error.

@@ -48,13 +48,23 @@ const replayChunk = 500
 // transaction that locks its orders and rewrites only those whose hash and update_time are
 // still the ones it read, so a sync that commits meanwhile wins.
 func (s *Store) Replay(ctx context.Context, ids []string) (ReplayResult, error) {
+	return s.replay(ctx, "", ids)
+}
+
+// ReplayShop is Replay of every order of one shop (orders.app_id), and of its failure
+// queue.
+func (s *Store) ReplayShop(ctx context.Context, appID string) (ReplayResult, error) {
+	return s.replay(ctx, appID, nil)
+}
+
+func (s *Store) replay(ctx context.Context, appID string, ids []string) (ReplayResult, error) {
 	var res ReplayResult
 	if ids == nil {
 		ids = []string{}
 	}
 	seen := make(map[string]bool, len(ids))
 	for after := ""; ; {
-		batch, expect, read, last, err := s.readPayloads(ctx, after, ids, &res)
+		batch, expect, read, last, err := s.readPayloads(ctx, appID, after, ids, &res)
 		if err != nil {
 			return res, fmt.Errorf("replay: %w", err)
 		}
@@ -77,7 +87,7 @@ func (s *Store) Replay(ctx context.Context, ids []string) (ReplayResult, error) 
 		}
 		after = last
 	}
-	if err := s.replayFailures(ctx, ids, seen, &res); err != nil {
+	if err := s.replayFailures(ctx, appID, ids, seen, &res); err != nil {
 		return res, fmt.Errorf("replay: %w", err)
 	}
 	for _, id := range ids {
@@ -91,12 +101,13 @@ func (s *Store) Replay(ctx context.Context, ids []string) (ReplayResult, error) 
 // readPayloads reads the next chunk of stored payloads after the id after and prepares
 // them; those that fail are added to res.Failed. It returns what it read of each order,
 // how many rows it read and the last order id among them.
-func (s *Store) readPayloads(ctx context.Context, after string, ids []string, res *ReplayResult) ([]*order.Prepared, map[string]expected, int, string, error) {
+func (s *Store) readPayloads(ctx context.Context, appID, after string, ids []string, res *ReplayResult) ([]*order.Prepared, map[string]expected, int, string, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT p.order_id, o.update_time, p.detail, p.list_item, p.content_hash, p.fetched_at
 		FROM order_payloads p JOIN orders o USING (order_id)
 		WHERE p.order_id > $1 AND (cardinality($2::text[]) = 0 OR p.order_id = ANY($2))
-		ORDER BY p.order_id LIMIT $3`, after, ids, replayChunk)
+			AND ($4 = '' OR o.app_id = $4)
+		ORDER BY p.order_id LIMIT $3`, after, ids, replayChunk, appID)
 	if err != nil {
 		return nil, nil, 0, "", fmt.Errorf("read payloads: %w", err)
 	}
@@ -135,10 +146,10 @@ func (s *Store) readPayloads(ctx context.Context, after string, ids []string, re
 
 // replayFailures prepares the replies kept in the failure queue (of the orders ids, or
 // all) again and stores those that now prepare, each for its shop.
-func (s *Store) replayFailures(ctx context.Context, ids []string, seen map[string]bool, res *ReplayResult) error {
+func (s *Store) replayFailures(ctx context.Context, appID string, ids []string, seen map[string]bool, res *ReplayResult) error {
 	rows, err := s.pool.Query(ctx, `SELECT `+failureColumns+` FROM sync_failures
-		WHERE cardinality($1::text[]) = 0 OR order_id = ANY($1)
-		ORDER BY app_id, order_id`, ids)
+		WHERE (cardinality($1::text[]) = 0 OR order_id = ANY($1)) AND ($2 = '' OR app_id = $2)
+		ORDER BY app_id, order_id`, ids, appID)
 	if err != nil {
 		return fmt.Errorf("read failure queue: %w", err)
 	}

@@ -144,12 +144,15 @@ func (s *Store) ShopStates(ctx context.Context, appIDs []string) ([]ShopState, e
 }
 
 // Runs returns the last n runs, newest first.
-func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) {
+func (s *Store) Runs(ctx context.Context, n int) ([]Run, error) { return s.ShopRuns(ctx, "", n) }
+
+// ShopRuns returns the last n runs of shop appID ("" for every shop), newest first.
+func (s *Store) ShopRuns(ctx context.Context, appID string, n int) ([]Run, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT run_id, app_id, kind, window_start, window_end, status, orders_listed,
 			orders_fetched, orders_written, orders_unchanged, orders_failed, api_calls, error,
 			started_at, finished_at, worker, idle_runs
-		FROM sync_runs ORDER BY run_id DESC LIMIT $1`, n)
+		FROM sync_runs WHERE $2 = '' OR app_id = $2 ORDER BY run_id DESC LIMIT $1`, n, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -226,12 +229,12 @@ func (s *Store) Checkpoint(ctx context.Context, appID string, kind order.Cursor)
 	return *t, true, nil
 }
 
-// Coverage returns every finished window of every shop and kind: the spans that the sync
-// and the backfills have covered.
-func (s *Store) Coverage(ctx context.Context) ([]Window, error) {
+// Coverage returns every finished window of shop appID ("" for every shop), of each kind:
+// the spans that the sync and the backfills have covered.
+func (s *Store) Coverage(ctx context.Context, appID string) ([]Window, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT app_id, kind, window_start, window_end, orders_listed, run_id, finished_at
-		FROM sync_windows ORDER BY app_id, kind, window_start`)
+		FROM sync_windows WHERE $1 = '' OR app_id = $1 ORDER BY app_id, kind, window_start`, appID)
 	if err != nil {
 		return nil, fmt.Errorf("list windows: %w", err)
 	}

@@ -153,12 +153,23 @@ func cmdReplay(ctx context.Context, e *env, args []string) error {
 	if err := e.parse(args); err != nil {
 		return err
 	}
+	ids := e.flags.Args()
+	if e.cfg.Shop == "" && len(ids) == 0 {
+		if n, err := shopCount(e.cfg.ShopsFile); err != nil || n > 1 {
+			return errors.Join(err, usagef("%s lists %d shops: say which to replay with --shop APP_ID, or name the orders", e.cfg.ShopsFile, n))
+		}
+	}
 	st, err := e.openStore(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	res, err := st.Replay(ctx, e.flags.Args())
+	var res store.ReplayResult
+	if e.cfg.Shop != "" && len(ids) == 0 {
+		res, err = st.ReplayShop(ctx, e.cfg.Shop)
+	} else {
+		res, err = st.Replay(ctx, ids)
+	}
 	if err != nil {
 		return err
 	}
@@ -193,15 +204,15 @@ func cmdStatus(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer st.Close()
-	rs, err := st.Runs(ctx, *runs)
+	rs, err := st.ShopRuns(ctx, e.cfg.Shop, *runs)
 	if err != nil {
 		return err
 	}
-	ws, err := st.Coverage(ctx)
+	ws, err := st.Coverage(ctx, e.cfg.Shop)
 	if err != nil {
 		return err
 	}
-	fs, err := st.Failures(ctx, "")
+	fs, err := st.Failures(ctx, e.cfg.Shop)
 	if err != nil {
 		return err
 	}

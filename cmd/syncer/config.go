@@ -67,11 +67,12 @@ type option struct {
 // The commands that take each group of settings. A setting names the commands that use it,
 // so that each command's flags and help show what it uses and nothing else.
 var (
-	databaseCommands = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "demo"}
-	apiCommands      = []string{"sync", "backfill", "daemon", "order"}
+	databaseCommands = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "verify", "dashboard", "demo"}
+	apiCommands      = []string{"sync", "backfill", "daemon", "order", "verify"}
 	syncCommands     = []string{"sync", "daemon"}
-	httpCommands     = []string{"daemon", "healthcheck"}
-	logCommands      = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "demo", "healthcheck"}
+	shopCommands     = []string{"sync", "backfill", "daemon", "order", "replay", "status", "report", "verify", "dashboard"}
+	httpCommands     = []string{"daemon", "dashboard", "demo", "healthcheck"}
+	logCommands      = []string{"migrate", "sync", "backfill", "daemon", "order", "replay", "status", "report", "verify", "dashboard", "demo", "healthcheck", "fakeshop"}
 )
 
 var options = []option{
@@ -107,12 +108,12 @@ var options = []option{
 		help: "where the first sync starts when there is no checkpoint",
 		set:  func(c *config, v string) (err error) { c.Lookback, err = positiveDuration(v); return err }},
 	{env: "HTTP_ADDR", flag: "http", arg: "ADDR", def: "127.0.0.1:9090", cmds: httpCommands,
-		help: "the daemon's listener for /healthz, /metrics and /riverui/: HOST:PORT (:PORT for every interface), or off for none",
+		help: "the listener of the daemon (/, /healthz, /metrics, /riverui/) or of the dashboard alone: HOST:PORT (:PORT for every interface), or off for none",
 		set:  func(c *config, v string) (err error) { c.HTTPAddr, err = listenAddr(v); return err }},
-	{env: "SYNC_SHOPS_FILE", flag: "shops", arg: "FILE", cmds: apiCommands,
+	{env: "SYNC_SHOPS_FILE", flag: "shops", arg: "FILE", cmds: shopCommands,
 		help: "a TOML file of [[shop]] entries, for several shops; default: the one shop of XE_APP_ID",
 		set:  func(c *config, v string) error { c.ShopsFile = v; return nil }},
-	{env: "SYNC_SHOP", flag: "shop", arg: "APP_ID", cmds: apiCommands, help: "act on this shop of the shops file only",
+	{env: "SYNC_SHOP", flag: "shop", arg: "APP_ID", cmds: shopCommands, help: "act on this shop (its app_id) only",
 		set: func(c *config, v string) error { c.Shop = v; return nil }},
 	{env: "SYNC_MAX_WORKERS", flag: "max-workers", arg: "N", def: "10", cmds: []string{"daemon"},
 		help: "the daemon's jobs running at once on this replica",
@@ -123,7 +124,7 @@ var options = []option{
 	{env: "BACKFILL_TIMEOUT", flag: "backfill-timeout", arg: "DURATION", def: "2h", cmds: []string{"daemon"},
 		help: "the longest a daemon's backfill window job may run",
 		set:  func(c *config, v string) (err error) { c.BackfillTimeout, err = positiveDuration(v); return err }},
-	{env: "DASHBOARD_TOKEN", cmds: []string{"daemon"}, help: "the operator's token for River UI (and any page served on an address but loopback)",
+	{env: "DASHBOARD_TOKEN", cmds: []string{"daemon", "dashboard", "demo"}, help: "the operator's token for the dashboard and River UI: required when set, and on any address but loopback",
 		set: func(c *config, v string) error { c.DashboardToken = v; return nil }},
 	{env: "LOG_FORMAT", flag: "log-format", arg: "FORMAT", def: "auto", cmds: logCommands,
 		help: "text, json, or auto: text on a terminal, JSON otherwise",

@@ -129,3 +129,18 @@ func loadShops(path string, getenv func(string) string, def shop) ([]shop, error
 	}
 	return shops, nil
 }
+
+// shopCount is how many shops the shops file at path lists (1 without a file), read for
+// commands that need no credentials.
+func shopCount(path string) (int, error) {
+	if path == "" {
+		return 1, nil
+	}
+	var f struct {
+		Shop []struct{} `toml:"shop"`
+	}
+	if _, err := toml.DecodeFile(path, &f); err != nil {
+		return 0, usagef("shops file %s: %v", path, err)
+	}
+	return len(f.Shop), nil
+}

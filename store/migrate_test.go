@@ -34,9 +34,12 @@ func TestDownDropsOfEveryMigration(t *testing.T) {
 		"00003_reports.sql": {"view order_lines", "view report_carriers", "view report_packages",
 			"view report_refund_goods", "view report_refunds", "view report_goods_sales",
 			"view report_daily_sales", "view report_orders"},
-		"00004_api_tokens.sql":  {"table api_tokens"},
-		"00005_edges.sql":       {"table api_budget"},
-		"00006_comments.sql":    nil,
+		"00004_api_tokens.sql": {"table api_tokens"},
+		"00005_edges.sql":      {"table api_budget"},
+		"00006_comments.sql":   nil,
+		"00008_reports_by_shop.sql": {"view order_lines", "view report_carriers", "view report_packages",
+			"view report_refund_goods", "view report_refunds", "view report_goods_sales",
+			"view report_daily_sales", "view report_orders"},
 		"00010_run_history.sql": nil,
 	}
 	files, err := fs.Glob(migrations.FS, "*.sql")

@@ -29,6 +29,12 @@ func newProgress(e *env, kind string) *progress {
 	return p
 }
 
+// logProgress is a progress that logs, on a terminal too: the daemon's lines interleave
+// with its logs.
+func logProgress(e *env, kind string) *progress {
+	return &progress{e: e, kind: kind, every: 10 * time.Second}
+}
+
 // show is the pipeline's Progress callback.
 func (p *progress) show(s pipeline.Progress) {
 	p.mu.Lock()

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,11 +18,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"ordersync/fetch"
+	"ordersync/order"
+	"ordersync/store"
 	"ordersync/store/storetest"
 )
 
@@ -207,6 +212,9 @@ func TestMistakesTakeOneLine(t *testing.T) {
 		{"an empty listener", nil, []string{"daemon", "--http", ""}, []string{`""`, "want HOST:PORT", "off for none"}},
 		{"a listener without a port", map[string]string{"HTTP_ADDR": "9090"}, []string{"healthcheck"},
 			[]string{`HTTP_ADDR "9090": want HOST:PORT`}},
+		{"a report format", nil, []string{"report", "--format", "xml"}, []string{`"xml"`, "want table, csv or json"}},
+		{"a report grouping", nil, []string{"report", "--by", "week"}, []string{`"week"`, "want day or goods"}},
+		{"report days", nil, []string{"report", "--days", "0"}, []string{"--days 0: want a positive number of days"}},
 		{"a bad variable", with("XE_RATE", "fast"), []string{"sync"}, []string{`XE_RATE "fast": want a positive number`}},
 		{"a negative overlap", with("SYNC_OVERLAP", "-5m"), []string{"sync"}, []string{`SYNC_OVERLAP "-5m"`}},
 		{"a bad log level", with("LOG_LEVEL", "loud"), []string{"status"}, []string{`LOG_LEVEL "loud": want debug, info, warn or error`}},
@@ -338,5 +346,269 @@ func TestUnreachableAPI(t *testing.T) {
 	var stderr strings.Builder
 	if code := exitCode(err, &stderr); code != 1 || stderr.String() != "syncer: "+got+"\n" {
 		t.Errorf("exit %d, %q", code, stderr.String())
+	}
+}
+
+// The report fixture: three orders of two shops paid yesterday and two refunds today,
+// Shanghai time.
+//
+//	o_gift   shop a, paid yesterday 10:00: 1 × 礼盒A（精装） 红色 at 100.00, coupon 10.00,
+//	         paid 90.00; refunded 5.00 today, naming no goods.
+//	o_pen    shop a, paid yesterday 11:01: 2 × Pen at 15.00, shipping 8.00, paid 38.00;
+//	         one pen, 15.00, refunded today.
+//	o_other  shop b, paid yesterday 12:00: 1 × Pen, the same product ids as shop a's, 15.00.
+func reportDB(t *testing.T) map[string]string {
+	t.Helper()
+	now := time.Now().In(order.Shanghai)
+	yesterday := now.AddDate(0, 0, -1).Format(time.DateOnly)
+	today := now.Format(time.DateOnly)
+	type obj = map[string]any
+	goods := func(spu, sku, name, spec string, qty, unit, actual int) obj {
+		return obj{"spu_id": spu, "sku_id": sku, "spu_type": "ENT", "goods_name": name, "goods_spec_description": spec,
+			"quantity": qty, "unit_price": unit, "actual_fee": actual}
+	}
+	refund := func(id string, amount int, at string, goods any) obj {
+		return obj{"after_sale_id": id, "refund_amount": amount, "refund_type": 2, "refund_type_description": "部分退款",
+			"refund_state": 2, "refund_state_description": "退款成功", "refund_time": at, "goods_info": goods}
+	}
+	detail := func(shop, id, paidAt string, price obj, line obj, refunds ...obj) obj {
+		return obj{
+			"order_info": obj{"app_id": shop, "order_id": id, "user_id": "u_" + id, "order_state": 4,
+				"order_state_description": "已完成", "order_create_time": paidAt, "order_pay_time": paidAt},
+			"price_info":   price,
+			"payment_info": obj{"transaction_id": "tx_" + id},
+			"goods_info":   obj{"goods_list": []obj{line}, "has_result": true},
+			"internal_extra_info": obj{
+				"refund_info": obj{"refund_records": refunds, "has_result": len(refunds) > 0},
+			},
+		}
+	}
+	price := func(gross, shipment, collectibles int) obj {
+		return obj{"gross_total": gross, "shipment_fee": shipment, "collectibles": collectibles,
+			"earned_revenue": collectibles, "has_result": true}
+	}
+	details := map[string]obj{
+		"o_gift": detail("app_shop_a", "o_gift", yesterday+" 10:00:00", price(10000, 0, 9000),
+			goods("SPU_GIFT", "SKU_GIFT_RED", "礼盒A（精装）", "红色", 1, 10000, 9000),
+			refund("A_GIFT", 500, today+" 00:10:00", []any{})),
+		"o_pen": detail("app_shop_a", "o_pen", yesterday+" 11:01:00", price(3000, 800, 3800),
+			goods("SPU_PEN", "SKU_PEN", "Pen", "", 2, 1500, 3000),
+			refund("A_PEN", 1500, today+" 00:20:00", goods("SPU_PEN", "SKU_PEN", "Pen", "", 1, 1500, 1500))),
+		"o_other": detail("app_shop_b", "o_other", yesterday+" 12:00:00", price(1500, 0, 1500),
+			goods("SPU_PEN", "SKU_PEN", "Pen", "", 1, 1500, 1500)),
+	}
+	var batch store.Batch
+	for id, d := range details {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := order.Prepare(order.Payload{OrderID: id, UpdateTime: now, Detail: b})
+		if err != nil {
+			t.Fatalf("prepare %s: %v", id, err)
+		}
+		batch.Orders = append(batch.Orders, p)
+	}
+	url := storetest.Migrated(t)
+	s, err := store.New(context.Background(), url, storetest.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Write(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"DATABASE_URL": url, "LOG_FORMAT": "text", "LOG_LEVEL": "warn"}
+}
+
+// days replaces the report's dates, which move with the clock, by yesterday and today.
+func days(s string) string {
+	now := time.Now().In(order.Shanghai)
+	s = strings.ReplaceAll(s, now.AddDate(0, 0, -1).Format(time.DateOnly), "YESTERDAY ")
+	return strings.ReplaceAll(s, now.Format(time.DateOnly), "TODAY     ")
+}
+
+// columnEnds returns, for each line, the display columns at which its runs of non-spaces
+// end. It counts Han characters and fullwidth forms as two columns, as a terminal draws
+// them, on its own: the fixture holds no other wide character.
+func columnEnds(line string) []int {
+	var ends []int
+	col, inWord := 0, false
+	for _, r := range line {
+		if r == ' ' {
+			if inWord {
+				ends = append(ends, col)
+			}
+			inWord = false
+		} else {
+			inWord = true
+		}
+		col++
+		if unicode.Is(unicode.Han, r) || (r >= 0xFF01 && r <= 0xFF60) {
+			col++
+		}
+	}
+	if inWord {
+		ends = append(ends, col)
+	}
+	return ends
+}
+
+func TestReport(t *testing.T) {
+	t.Parallel()
+	env := reportDB(t)
+	ctx := context.Background()
+
+	t.Run("table by day", func(t *testing.T) {
+		code, stdout, stderr := runSyncer(t, ctx, env, "report", "--days", "3")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		golden(t, "report/day.txt", days(stdout))
+	})
+
+	t.Run("table by goods", func(t *testing.T) {
+		code, stdout, stderr := runSyncer(t, ctx, env, "report", "--days", "3", "--by", "goods")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		golden(t, "report/goods.txt", stdout)
+		// Every line's numbers end in the same display columns as the header's, the
+		// Chinese name's line included.
+		lines := strings.Split(strings.TrimSuffix(stdout, "\n"), "\n")
+		header := columnEnds(lines[0])
+		numbers := header[len(header)-7:] // orders … net
+		for _, line := range lines[2:] {
+			ends := columnEnds(line)
+			if got := ends[len(ends)-7:]; !slices.Equal(got, numbers) {
+				t.Errorf("%q: columns end at %v, the header's at %v", line, got, numbers)
+			}
+		}
+		if !strings.Contains(stdout, "礼盒A（精装）") || !strings.Contains(stdout, "(refunds naming no goods)") {
+			t.Errorf("goods missing:\n%s", stdout)
+		}
+	})
+
+	t.Run("csv", func(t *testing.T) {
+		code, stdout, stderr := runSyncer(t, ctx, env, "report", "--days", "3", "--format", "csv")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		records, err := csv.NewReader(strings.NewReader(days(stdout))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := [][]string{
+			{"app_id", "day", "orders_placed", "orders_paid", "gross_yuan", "shipment_yuan", "discounts_yuan", "collected_yuan", "refunds", "refunded_yuan", "net_yuan"},
+			{"app_shop_a", "YESTERDAY ", "2", "2", "130.00", "8.00", "10.00", "128.00", "0", "0.00", "128.00"},
+			{"app_shop_b", "YESTERDAY ", "1", "1", "15.00", "0.00", "0.00", "15.00", "0", "0.00", "15.00"},
+			{"app_shop_a", "TODAY     ", "0", "0", "0.00", "0.00", "0.00", "0.00", "2", "20.00", "-20.00"},
+		}
+		if diff := cmp.Diff(want, records); diff != "" {
+			t.Errorf("(-want +got):\n%s", diff)
+		}
+
+		code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "3", "--format", "csv", "--shop", "app_shop_b")
+		if code != 0 {
+			t.Fatalf("one shop: exit %d: %s", code, stderr)
+		}
+		records, err = csv.NewReader(strings.NewReader(days(stdout))).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([][]string{want[0], want[2]}, records); diff != "" {
+			t.Errorf("--shop app_shop_b (-want +got):\n%s", diff)
+		}
+
+		code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "3", "--format", "csv", "--by", "goods")
+		if code != 0 {
+			t.Fatalf("goods: exit %d: %s", code, stderr)
+		}
+		records, err = csv.NewReader(strings.NewReader(stdout)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = [][]string{
+			{"app_id", "spu_id", "sku_id", "goods_name", "goods_spec_description", "orders", "quantity", "gross_yuan", "revenue_yuan", "refunds", "refunded_yuan", "net_yuan"},
+			{"app_shop_a", "SPU_GIFT", "SKU_GIFT_RED", "礼盒A（精装）", "红色", "1", "1", "100.00", "90.00", "0", "0.00", "90.00"},
+			{"app_shop_a", "SPU_PEN", "SKU_PEN", "Pen", "", "1", "2", "30.00", "30.00", "1", "15.00", "15.00"},
+			{"app_shop_a", "", "", "", "", "0", "0", "0.00", "0.00", "1", "5.00", "-5.00"},
+			{"app_shop_b", "SPU_PEN", "SKU_PEN", "Pen", "", "1", "1", "15.00", "15.00", "0", "0.00", "15.00"},
+		}
+		if diff := cmp.Diff(want, records); diff != "" {
+			t.Errorf("goods (-want +got):\n%s", diff)
+		}
+
+		code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "3", "--format", "csv", "--by", "goods", "--shop", "app_shop_b")
+		if code != 0 {
+			t.Fatalf("goods of one shop: exit %d: %s", code, stderr)
+		}
+		records, err = csv.NewReader(strings.NewReader(stdout)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff([][]string{want[0], want[4]}, records); diff != "" {
+			t.Errorf("goods of --shop app_shop_b (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		code, stdout, stderr := runSyncer(t, ctx, env, "report", "--days", "3", "--format", "json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var got struct {
+			From, To, Unit string
+			Days           []store.DailySales
+		}
+		if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+			t.Fatalf("%v:\n%s", err, stdout)
+		}
+		now := time.Now().In(order.Shanghai)
+		if got.Unit != "fen" || got.To != now.Format(time.DateOnly) || got.From != now.AddDate(0, 0, -2).Format(time.DateOnly) {
+			t.Errorf("from %s to %s in %s; want the last three days in fen", got.From, got.To, got.Unit)
+		}
+		if len(got.Days) != 3 || got.Days[0].AppID != "app_shop_a" || got.Days[0].Collected != 12800 ||
+			got.Days[1].AppID != "app_shop_b" || got.Days[2].Refunded != 2000 {
+			t.Errorf("days: %+v", got.Days)
+		}
+		for _, d := range got.Days {
+			if d.Gross+d.Shipment-d.Discounts != d.Collected {
+				t.Errorf("%s: gross %d + shipment %d - discounts %d != collected %d", d.Day, d.Gross, d.Shipment, d.Discounts, d.Collected)
+			}
+		}
+
+		code, stdout, stderr = runSyncer(t, ctx, env, "report", "--days", "3", "--format", "json", "--by", "goods")
+		if code != 0 {
+			t.Fatalf("goods: exit %d: %s", code, stderr)
+		}
+		var goods struct{ Goods []map[string]any }
+		if err := json.Unmarshal([]byte(stdout), &goods); err != nil {
+			t.Fatalf("%v:\n%s", err, stdout)
+		}
+		if len(goods.Goods) != 4 || goods.Goods[0]["goods_name"] != "礼盒A（精装）" || goods.Goods[0]["revenue"] != 9000.0 ||
+			goods.Goods[2]["sku_id"] != nil || goods.Goods[2]["refunded"] != 500.0 || goods.Goods[3]["app_id"] != "app_shop_b" {
+			t.Errorf("goods: %v", goods.Goods)
+		}
+	})
+}
+
+func TestDisplayWidth(t *testing.T) {
+	t.Parallel()
+	for s, want := range map[string]int{
+		"":           0,
+		"Pen":        3,
+		"礼盒A":        5,
+		"（精装）":       8,
+		"café":       4,
+		"cafe\u0301": 4, // e and a combining acute accent
+		"a\u200bb":   2, // a zero-width space
+		"ｶﾀｶﾅ":       4, // halfwidth katakana
+		"🎁":          2,
+		"×·—":        3, // ambiguous: narrow
+	} {
+		if got := displayWidth(s); got != want {
+			t.Errorf("displayWidth(%q) = %d, want %d", s, got, want)
+		}
 	}
 }

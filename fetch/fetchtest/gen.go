@@ -431,7 +431,9 @@ func (g *gen) complete(m *model, at time.Time) {
 	m.setState(4, at)
 }
 
-func (g *gen) ship(m *model, at time.Time) {
+// ship sends the order's unshipped physical lines in a parcel; false when there are none
+// (shrink may have taken the order's last physical line).
+func (g *gen) ship(m *model, at time.Time) bool {
 	c := oneOf(g, couriers...)
 	p := &parcel{parcelID: "pk_" + g.hex(16), expressID: c.prefix + g.digits(13), company: c.name,
 		departure: at, shipmentType: 1 + g.rng.IntN(2), state: "已揽收"}
@@ -444,9 +446,13 @@ func (g *gen) ship(m *model, at time.Time) {
 			l.shipState = 1
 		}
 	}
+	if len(p.lines) == 0 || m.addr == nil {
+		return false
+	}
 	p.traces = append(p.traces, trace{at, "【" + m.addr.city + "】快件已由" + c.name + "揽收"})
 	m.parcels = append(m.parcels, p)
 	m.setState(3, at)
+	return true
 }
 
 func (g *gen) addTrace(m *model, at time.Time) {
@@ -454,7 +460,11 @@ func (g *gen) addTrace(m *model, at time.Time) {
 		return
 	}
 	p := m.parcels[len(m.parcels)-1]
-	p.traces = append(p.traces, trace{at, oneOf(g, "快件到达【上海转运中心】", "快件已发往【"+m.addr.city+"】", "快件正在派送中")})
+	city := "收货地"
+	if m.addr != nil {
+		city = m.addr.city
+	}
+	p.traces = append(p.traces, trace{at, oneOf(g, "快件到达【上海转运中心】", "快件已发往【"+city+"】", "快件正在派送中")})
 	p.state = "运输中"
 	m.touch(at)
 }
@@ -611,10 +621,14 @@ func (g *gen) closeAfterSale(m *model, at time.Time) bool {
 	return false
 }
 
-func (g *gen) changeAddress(m *model, at time.Time) {
+func (g *gen) changeAddress(m *model, at time.Time) bool {
+	if m.addr == nil {
+		return false // nothing physical left to deliver
+	}
 	pl := oneOf(g, places...)
 	m.addr = &address{province: pl[0], city: pl[1], county: pl[2], detail: pl[3] + "（改）", name: m.addr.name, phone: m.addr.phone}
 	m.touch(at)
+	return true
 }
 
 // shrink removes the last goods line of an order that has not shipped or refunded
@@ -667,8 +681,8 @@ func (g *gen) mutate(m *model, at time.Time) bool {
 		add(5, func() bool { g.complete(m, at); return true })
 		add(2, func() bool { return g.refundAll(m, at) })
 	case 2:
-		add(5, func() bool { g.ship(m, at); return true })
-		add(2, func() bool { g.changeAddress(m, at); return true })
+		add(5, func() bool { return g.ship(m, at) })
+		add(2, func() bool { return g.changeAddress(m, at) })
 		add(2, func() bool { return g.shrink(m, at) })
 		add(2, func() bool { return g.refundPart(m, at) })
 		add(1, func() bool { return g.refundAll(m, at) })

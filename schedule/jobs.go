@@ -111,5 +111,39 @@ func (w *backfillWorker) Work(ctx context.Context, job *river.Job[BackfillArgs])
 	})
 }
 
+// VerifyArgs is a job: a syncer verify of a shop's last 31 days.
+type VerifyArgs struct {
+	AppID string `json:"app_id"`
+}
+
+func (VerifyArgs) Kind() string { return "ordersync_verify" }
+
+func (VerifyArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{MaxAttempts: 1, UniqueOpts: onePerShop}
+}
+
+type verifyWorker struct {
+	river.WorkerDefaults[VerifyArgs]
+	s *Scheduler
+}
+
+func (w *verifyWorker) Timeout(*river.Job[VerifyArgs]) time.Duration { return w.s.opts.SyncTimeout }
+
+func (w *verifyWorker) Work(ctx context.Context, job *river.Job[VerifyArgs]) error {
+	appID := job.Args.AppID
+	shop, ok := w.s.shops[appID]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("shop %s is not in this replica's shops", appID))
+	}
+	rep, err := shop.Syncer.Verify(ctx, pipeline.VerifyOptions{})
+	if err != nil && !errors.Is(err, pipeline.ErrRepair) {
+		return fmt.Errorf("verify shop %s: %w", appID, err)
+	}
+	if w.s.opts.Verified != nil {
+		w.s.opts.Verified(appID, rep.Counts())
+	}
+	return nil
+}
+
 // errLockedElsewhere says that another process holds the shop's lock for the work.
 var errLockedElsewhere = errors.New("another process holds the shop's lock")

@@ -50,6 +50,10 @@ type Options struct {
 	StopTimeout time.Duration
 	// Finished, when set, is told how every run ended.
 	Finished func(appID string, res pipeline.Result, err error)
+	// VerifySpec, when set, is when each shop's last 31 days are verified against the
+	// API (a cron spec); Verified is told the anomalies found, by kind.
+	VerifySpec string
+	Verified   func(appID string, counts map[string]int)
 	// ConfigError, when set, is told of a shop whose credentials or settings the API
 	// refuses, and when it will be tried again.
 	ConfigError func(appID string, err error, retryAt time.Time)
@@ -105,7 +109,15 @@ func New(opts Options) (*Scheduler, error) {
 	river.AddWorker(workers, &syncWorker{s: s})
 	river.AddWorker(workers, &retryWorker{s: s})
 	river.AddWorker(workers, &backfillWorker{s: s})
+	river.AddWorker(workers, &verifyWorker{s: s})
 	var periodic []*river.PeriodicJob
+	var verifySched river.PeriodicSchedule
+	if opts.VerifySpec != "" {
+		var err error
+		if verifySched, err = Schedule(opts.VerifySpec, order.Shanghai); err != nil {
+			return nil, fmt.Errorf("verify schedule: %w", err)
+		}
+	}
 	for _, sh := range opts.Shops {
 		if _, dup := s.shops[sh.AppID]; dup {
 			return nil, fmt.Errorf("shop %s is listed twice", sh.AppID)
@@ -120,6 +132,11 @@ func New(opts Options) (*Scheduler, error) {
 			func() (river.JobArgs, *river.InsertOpts) { return SyncArgs{AppID: appID}, nil },
 			// A new leader inserts a sync at once: the daemon syncs at start.
 			&river.PeriodicJobOpts{ID: "sync:" + appID, RunOnStart: true}))
+		if verifySched != nil {
+			periodic = append(periodic, river.NewPeriodicJob(verifySched,
+				func() (river.JobArgs, *river.InsertOpts) { return VerifyArgs{AppID: appID}, nil },
+				&river.PeriodicJobOpts{ID: "verify:" + appID}))
+		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(opts.Store.Pool()), &river.Config{
 		ID:           opts.ID,

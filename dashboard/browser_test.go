@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,19 +149,28 @@ func backfill(t *testing.T, st *store.Store, opts fetchtest.Options) shop {
 	srv := fetchtest.NewServer(t, opts)
 	o := srv.Options()
 	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	calls := &calls{}
 	client, err := fetch.New(fetch.Config{
 		BaseURL: srv.URL(), AppID: o.AppID, ClientID: o.ClientID, SecretKey: fetch.Secret(o.SecretKey),
-		Rate: 1000, Logger: log, BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond,
+		Rate: 1000, Logger: log, BackoffMin: time.Millisecond, BackoffMax: 20 * time.Millisecond, Observer: calls,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := pipeline.New(client, st, pipeline.Config{AppID: o.AppID, Workers: 16, Logger: log})
+	s := pipeline.New(client, st, pipeline.Config{AppID: o.AppID, Workers: 16, Logger: log, APICalls: calls.n.Load})
 	if _, err := s.Backfill(context.Background(), o.From, o.To); err != nil {
 		t.Fatalf("backfill %s: %v", o.AppID, err)
 	}
 	return shop{srv, s}
 }
+
+// calls counts the API calls of a client, for sync_runs.api_calls, as syncer does.
+type calls struct{ n atomic.Int64 }
+
+func (c *calls) Call(string, int, time.Duration) { c.n.Add(1) }
+func (c *calls) Retry(string, fetch.Kind)        {}
+func (c *calls) RateWait(string, time.Duration)  {}
+func (c *calls) TokenRefresh()                   {}
 
 // serve serves the dashboard over st on a loopback port until the test ends.
 func serve(t *testing.T, st *store.Store, token string) string {

@@ -54,10 +54,11 @@ type event struct {
 // lister's fields only after that event.
 type windowState struct {
 	w          fetch.Window
-	index      int // in listing order
-	dispatched int // jobs sent for the window's orders
-	listedN    int // orders its listing reported
-	handled    int // outcomes the writer received
+	index      int                 // in listing order
+	dispatched int                 // jobs sent for the window's orders
+	listedN    int                 // orders its listing reported
+	ids        map[string]struct{} // the orders listed, to count each once
+	handled    int                 // outcomes the writer received
 	complete   bool
 }
 
@@ -179,18 +180,18 @@ func (f *flow) fresh(id string, updateTime time.Time) bool {
 // listed again (its orders already sent stay sent).
 func (f *flow) listWindow(w fetch.Window) error {
 	f.mu.Lock()
-	ws := &windowState{w: w, index: f.nextWin}
+	ws := &windowState{w: w, index: f.nextWin, ids: make(map[string]struct{})}
 	f.mu.Unlock()
 	var err error
 	for attempt := 1; attempt <= f.s.cfg.ListAttempts; attempt++ {
-		listed := 0
 		err = f.s.api.ListWindow(f.fetchCtx, w, f.s.cfg.MaxWindowOrders, func(page []fetch.ListItem) error {
-			// Counted as pages arrive, so that a run stopped mid-window says what it listed;
-			// a listing done again counts only what it lists beyond the first.
-			if listed += len(page); listed > ws.listedN {
-				f.cnt.listed.Add(int64(listed - ws.listedN))
-				ws.listedN = listed
+			// Counted as pages arrive, so that a run stopped mid-window says what it listed,
+			// and by order: a listing that starts over hands orders over again.
+			for _, it := range page {
+				ws.ids[it.OrderID] = struct{}{}
 			}
+			f.cnt.listed.Add(int64(len(ws.ids) - ws.listedN))
+			ws.listedN = len(ws.ids)
 			return f.dispatch(ws, page)
 		})
 		var mismatch *fetch.CountMismatchError

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,6 +39,12 @@ type Config struct {
 	// Overlap is how far before the checkpoint an incremental sync starts again, so that
 	// changes the API indexed late are not missed. Default 10 minutes.
 	Overlap time.Duration
+	// SweepEvery is how often a sync starts the whole Overlap before the checkpoint; the
+	// others start RecentOverlap before it. Relisting the overlap costs a list call per
+	// 100 orders changed in it, on every tick: at a tick a second the overlap is swept
+	// once a minute, and late-indexed changes are still caught within that. Defaults 1
+	// minute and 5 seconds (never more than Overlap).
+	SweepEvery, RecentOverlap time.Duration
 	// Lookback is where the first incremental sync starts when there is no checkpoint.
 	// Default 31 days.
 	Lookback time.Duration
@@ -90,6 +97,13 @@ func (c Config) withDefaults() Config {
 	if c.Lookback == 0 {
 		c.Lookback = 31 * 24 * time.Hour
 	}
+	if c.SweepEvery == 0 {
+		c.SweepEvery = time.Minute
+	}
+	if c.RecentOverlap == 0 {
+		c.RecentOverlap = 5 * time.Second
+	}
+	c.RecentOverlap = min(c.RecentOverlap, c.Overlap)
 	if c.MaxWindow == 0 {
 		c.MaxWindow = 31*24*time.Hour - time.Second
 	}
@@ -138,6 +152,9 @@ type Syncer struct {
 	store *store.Store
 	cfg   Config
 	log   *slog.Logger
+
+	mu        sync.Mutex
+	lastSweep time.Time // when a sync last started the whole Overlap back
 }
 
 // New returns a Syncer.
@@ -305,7 +322,7 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		return Result{Kind: KindSync}, err
 	}
 	if ok {
-		from = cp.Add(-s.cfg.Overlap)
+		from = cp.Add(-s.overlap(now))
 	}
 	if !from.Before(now) {
 		from = now.Add(-time.Second)
@@ -315,6 +332,18 @@ func (s *Syncer) Sync(ctx context.Context) (Result, error) {
 		return Result{Kind: KindSync}, err
 	}
 	return s.finish(ctx, r, s.runWindows(ctx, r, split(order.UpdateTime, from, now, s.cfg.MaxWindow)))
+}
+
+// overlap is how far before the checkpoint a sync at now starts: the whole Overlap at
+// least every SweepEvery, RecentOverlap otherwise.
+func (s *Syncer) overlap(now time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastSweep) < s.cfg.SweepEvery {
+		return s.cfg.RecentOverlap
+	}
+	s.lastSweep = now
+	return s.cfg.Overlap
 }
 
 // Backfill fetches every order created in [from, to] by created_time windows. Windows

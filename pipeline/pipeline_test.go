@@ -379,3 +379,33 @@ func TestOrdersRefreshGivenIDs(t *testing.T) {
 		t.Errorf("an unknown order: %v, want an error naming it", err)
 	}
 }
+
+// TestSyncSweepsTheOverlapOnceAMinute: a sync starts the whole overlap before the
+// checkpoint once a minute, and a few seconds before it otherwise, so that a tick a
+// second does not relist ten minutes of changes every time.
+func TestSyncSweepsTheOverlapOnceAMinute(t *testing.T) {
+	t.Parallel()
+	clock := time.Now().Truncate(time.Second)
+	b := setup(t, fetchtest.Options{Seed: 21, Orders: 50}, pipeline.Config{Now: func() time.Time { return clock }})
+	ctx := context.Background()
+	starts := []time.Duration{}
+	for _, step := range []time.Duration{0, time.Second, time.Second, time.Minute, time.Second} {
+		clock = clock.Add(step)
+		// A change each tick, so that no run is idle and folded into the one before.
+		b.shop.Mutate(1, clock)
+		if _, err := b.syncer.Sync(ctx); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := b.st.Runs(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		starts = append(starts, runs[0].WindowEnd.Sub(*runs[0].WindowStart))
+	}
+	// The first sync looks back 31 days; then overlap, recent, recent, overlap (a minute
+	// passed), recent. Each span is the overlap plus the time since the last checkpoint.
+	want := []time.Duration{31 * 24 * time.Hour, 10*time.Minute + time.Second, 6 * time.Second, 10*time.Minute + time.Minute, 6 * time.Second}
+	if fmt.Sprint(starts[1:]) != fmt.Sprint(want[1:]) {
+		t.Errorf("spans listed: %v, want %v", starts, want)
+	}
+}

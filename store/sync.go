@@ -59,9 +59,9 @@ func (s *Store) StartRun(ctx context.Context, appID, kind, worker string, start,
 // when ctx is already cancelled, so an interrupted run leaves an honest row.
 //
 // A sync or retry run that found nothing to do (ok, nothing fetched, written or queued)
-// right after one of the shop's that found nothing either is folded into that one: its
-// idle_runs, finished_at and api_calls move, and the run's own row goes. A daemon that
-// syncs every second so keeps one row per change, not one per tick.
+// right after an ok run of the shop's of its kind is folded into that one: its idle_runs,
+// finished_at and api_calls move, and the run's own row goes. A daemon that syncs every
+// second so keeps one row per run that did something, not one per tick.
 func (s *Store) FinishRun(ctx context.Context, r Run) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -79,8 +79,7 @@ func (s *Store) FinishRun(ctx context.Context, r Run) error {
 				UPDATE sync_runs p SET idle_runs = p.idle_runs + 1, finished_at = now(),
 					api_calls = p.api_calls + $2
 				FROM prev
-				WHERE p.run_id = prev.run_id AND p.status = 'ok' AND p.orders_fetched = 0
-					AND p.orders_written = 0 AND p.orders_failed = 0
+				WHERE p.run_id = prev.run_id AND p.status = 'ok'
 				RETURNING p.run_id`, r.RunID, r.APICalls).Scan(&folded)
 			switch {
 			case err == nil:

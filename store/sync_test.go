@@ -299,8 +299,8 @@ func TestReplayRepairsQueuedReplies(t *testing.T) {
 	}
 }
 
-// TestIdleRunsFold: ticks that find nothing to do after one that found nothing are folded
-// into it; a run that did something starts a row of its own.
+// TestIdleRunsFold: ticks that find nothing to do are folded into the run before them; a
+// run that did something has a row of its own.
 func TestIdleRunsFold(t *testing.T) {
 	t.Parallel()
 	s := storetest.Store(t)
@@ -329,9 +329,9 @@ func TestIdleRunsFold(t *testing.T) {
 	for _, r := range runs {
 		got = append(got, fmt.Sprintf("%s:%d:%d:%d", r.Kind, r.OrdersWritten, r.IdleRuns, r.APICalls))
 	}
-	// Newest first: the backfills stay apart; the idle syncs after the one that wrote fold
-	// into a row of their own, since a run that wrote is not idle.
-	want := "backfill:0:0:1 backfill:0:0:1 sync:0:1:2 sync:2:0:3 sync:0:2:3"
+	// Newest first: the backfills stay apart; the idle syncs fold into the sync before
+	// them, whether it found nothing or wrote.
+	want := "backfill:0:0:1 backfill:0:0:1 sync:2:2:5 sync:0:2:3"
 	if strings.Join(got, " ") != want {
 		t.Errorf("runs %s, want %s", strings.Join(got, " "), want)
 	}

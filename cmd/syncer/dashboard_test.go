@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -10,6 +13,7 @@ import (
 
 	"ordersync/fetch/fetchtest"
 	"ordersync/order"
+	"ordersync/store/storetest"
 )
 
 // The page itself is tested in a browser in package dashboard; these tests check where
@@ -32,6 +36,57 @@ func get(t *testing.T, base, path, token string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// serving runs syncer with args in-process until the test ends, and returns the address
+// it says it serves on: the addr of its log line msg (JSON), or the URL after "dashboard: "
+// on stdout when msg is "".
+func serving(t *testing.T, env map[string]string, msg string, args ...string) string {
+	t.Helper()
+	pr, pw := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		var other bytes.Buffer
+		stdout, stderr := io.Writer(&other), io.Writer(pw)
+		if msg == "" {
+			stdout, stderr = pw, &other
+		}
+		err := run(ctx, args, getenv(env), stdout, stderr)
+		code := exitCode(err, stderr)
+		pw.Close()
+		if code != 0 {
+			t.Logf("%s: %s", args[0], other.String())
+		}
+		done <- code
+	}()
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var rec struct{ Msg, Addr string }
+			switch {
+			case msg == "":
+				if u, ok := strings.CutPrefix(sc.Text(), "dashboard: "); ok {
+					addr <- strings.TrimSuffix(strings.Fields(u)[0], "/")
+				}
+			case json.Unmarshal(sc.Bytes(), &rec) == nil && rec.Msg == msg:
+				addr <- "http://" + rec.Addr
+			}
+		}
+		close(addr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("syncer %s exited %d, want 0 after a signal", args[0], code)
+		}
+	})
+	a, ok := <-addr
+	if !ok {
+		t.Fatalf("syncer %s stopped without serving (exit %d)", args[0], <-done)
+	}
+	return a
 }
 
 // TestDaemonServesTheDashboard checks the daemon's listener: the dashboard at / and River
@@ -76,5 +131,17 @@ func TestDaemonServesTheDashboard(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDemoServesTheDashboard: demo --serve ends its report with the dashboard's address
+// and serves the demo's shop there until it is stopped.
+func TestDemoServesTheDashboard(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"DATABASE_URL": storetest.NewDatabase(t), "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "warn", "LOG_FORMAT": "text"}
+	base := serving(t, env, "", "demo", "--serve", "--orders", "200", "--days", "20")
+	code, page := get(t, base, "/", "")
+	if code != http.StatusOK || !strings.Contains(page, fetchtest.DefaultAppID) || !strings.Contains(page, `data-chart=`) {
+		t.Errorf("the demo's dashboard: %d\n%s", code, firstLines(page, 20))
 	}
 }

@@ -24,6 +24,7 @@ const demoSchema = "ordersync_demo"
 func cmdDemo(ctx context.Context, e *env, args []string) error {
 	orders := e.flags.Int("orders", 3000, "orders in the simulated shop")
 	days := e.flags.Int("days", 90, "days of history in the simulated shop")
+	serve := e.flags.Bool("serve", false, "then serve the dashboard of the demo's shop on --http, until Ctrl-C")
 	if e.getenv("LOG_LEVEL") == "" {
 		e.cfg.LogLevel = "warn" // the demo's report is the show; say only what goes wrong
 	}
@@ -137,7 +138,19 @@ func cmdDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(out, "\n%d API calls for %d orders; the demo took %s. Query the tables: psql, then SET search_path = %s;\n",
 		apiCalls, *orders, time.Since(started).Round(time.Millisecond), demoSchema)
-	return nil
+	if !*serve {
+		fmt.Fprintf(out, "See it on the dashboard: syncer demo --serve serves it at http://%s/\n", e.cfg.HTTPAddr)
+		return nil
+	}
+	if e.cfg.HTTPAddr == "off" {
+		return usagef("demo --serve needs an HTTP_ADDR to serve the dashboard on, not off")
+	}
+	dashLn, err := net.Listen("tcp", e.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("listen for the dashboard on %s: %w", e.cfg.HTTPAddr, err)
+	}
+	fmt.Fprintf(out, "dashboard: http://%s/ (Ctrl-C to stop)\n", dashLn.Addr())
+	return e.serveDashboard(ctx, st, dashLn)
 }
 
 // resetDemoSchema drops and creates the demo's schema and returns a database URL whose

@@ -269,34 +269,19 @@ func whole(t *testing.T, s string) int64 {
 	return n
 }
 
-// fromSQL reads the same totals from report_daily_sales, the view `syncer report` prints,
-// for the shop when the view tells shops apart (migration 00008).
+// fromSQL reads the same totals of the shop from report_daily_sales, the view `syncer
+// report` prints.
 func fromSQL(t *testing.T, st *store.Store, appID, from, to string) page {
 	t.Helper()
-	where, args := "day BETWEEN $1::date AND $2::date", []any{from, to}
-	if perShop(t, st) {
-		where, args = where+" AND app_id = $3", append(args, appID)
-	}
 	p := page{From: from, To: to}
 	err := st.Pool().QueryRow(context.Background(), `
 		SELECT coalesce(sum(collected), 0)::bigint, coalesce(sum(refunded), 0)::bigint, coalesce(sum(net), 0)::bigint,
 			coalesce(sum(orders_placed), 0)::bigint, coalesce(sum(orders_paid), 0)::bigint
-		FROM report_daily_sales WHERE `+where, args...).Scan(&p.Collected, &p.Refunded, &p.Net, &p.Placed, &p.Paid)
+		FROM report_daily_sales WHERE app_id = $3 AND day BETWEEN $1::date AND $2::date`, from, to, appID).Scan(&p.Collected, &p.Refunded, &p.Net, &p.Placed, &p.Paid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func perShop(t *testing.T, st *store.Store) bool {
-	t.Helper()
-	var ok bool
-	err := st.Pool().QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_attribute
-		WHERE attrelid = 'report_daily_sales'::regclass AND attname = 'app_id' AND NOT attisdropped)`).Scan(&ok)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ok
 }
 
 func checkTotals(t *testing.T, got, want page) {
@@ -417,13 +402,9 @@ func TestPageInBrowser(t *testing.T) {
 	if !strings.Contains(html, "<h2>"+otherID+", "+from+" to "+to) {
 		t.Errorf("the page does not show shop %s over %s to %s", otherID, from, to)
 	}
-	if perShop(t, st) {
-		checkTotals(t, other, fromSQL(t, st, otherID, from, to))
-		if other.Placed == wide.Placed {
-			t.Errorf("shop %s shows as many orders placed as %s: %d", otherID, appID, other.Placed)
-		}
-	} else if !strings.Contains(html, "do not tell shops apart") {
-		t.Errorf("the views have no app_id, and the page does not warn that its figures are every shop's")
+	checkTotals(t, other, fromSQL(t, st, otherID, from, to))
+	if other.Placed == wide.Placed {
+		t.Errorf("shop %s shows as many orders placed as %s: %d", otherID, appID, other.Placed)
 	}
 
 	// What the page must never show.

@@ -133,7 +133,6 @@ type pageData struct {
 	Shop     string // the shop shown; "" when the database has none
 	From, To string // the range, YYYY-MM-DD in Shanghai, both days included
 	RangeErr string // why the range asked for cannot be shown
-	PerShop  bool   // the reporting views filter by shop (migration 00008)
 	LoggedIn bool   // the operator came in with the cookie, and may log out
 
 	Health []health // every shop's, in Shops order
@@ -208,14 +207,7 @@ func (d *dash) read(ctx context.Context, tx pgx.Tx, p *pageData, first, last tim
 	if p.Shop == "" || p.RangeErr != "" {
 		return nil
 	}
-	if p.PerShop, err = viewsPerShop(ctx, tx); err != nil {
-		return err
-	}
-	scope := ""
-	if p.PerShop {
-		scope = p.Shop
-	}
-	if p.Sales, err = readSales(ctx, tx, scope, first, last); err != nil {
+	if p.Sales, err = readSales(ctx, tx, p.Shop, first, last); err != nil {
 		return err
 	}
 	p.Charts = buildCharts(p.Sales)

@@ -30,8 +30,7 @@ type health struct {
 	DayFailedRuns   int
 	DayFailedOrders int
 
-	Verify       *verification
-	VerifyExists bool // whether the database has sync_verifications at all
+	Verify *verification // nil before the shop's first verify
 }
 
 type run struct {
@@ -47,9 +46,13 @@ type run struct {
 	APICalls int
 	Error    string
 	Worker   string
+	// Idle counts the later ticks that found nothing to do, folded into this row: its
+	// finished_at and api_calls include them.
+	Idle int
 }
 
-// Took is how long the run took; zero while it runs (or when it died without a word).
+// Took is how long the run took, its idle ticks included; zero while it runs (or when it
+// died without a word).
 func (r run) Took() time.Duration {
 	if r.Finished == nil {
 		return 0
@@ -116,7 +119,7 @@ func readHealth(ctx context.Context, tx pgx.Tx, appID string, now time.Time) (he
 	h := health{AppID: appID}
 	rows, err := tx.Query(ctx, `
 		SELECT run_id, kind, status, started_at, finished_at, orders_listed, orders_fetched,
-			orders_written, orders_failed, api_calls, coalesce(error, ''), worker
+			orders_written, orders_failed, api_calls, coalesce(error, ''), worker, idle_runs
 		FROM sync_runs WHERE app_id = $1 ORDER BY run_id DESC LIMIT $2`, appID, lastRuns)
 	if err != nil {
 		return h, fmt.Errorf("runs of %s: %w", appID, err)
@@ -153,31 +156,23 @@ func readHealth(ctx context.Context, tx pgx.Tx, appID string, now time.Time) (he
 		return h, fmt.Errorf("failures of %s: %w", appID, err)
 	}
 
-	h.Verify, h.VerifyExists, err = lastVerify(ctx, tx, appID)
+	h.Verify, err = lastVerify(ctx, tx, appID)
 	return h, err
 }
 
-// lastVerify reads the newest sync_verifications row of a shop. The table comes with
-// migration 00009: where the database has none, there is no verify yet.
-func lastVerify(ctx context.Context, tx pgx.Tx, appID string) (*verification, bool, error) {
-	var exists bool
-	if err := tx.QueryRow(ctx, `SELECT to_regclass('sync_verifications') IS NOT NULL`).Scan(&exists); err != nil {
-		return nil, false, fmt.Errorf("look for sync_verifications: %w", err)
-	}
-	if !exists {
-		return nil, false, nil
-	}
+// lastVerify reads the newest sync_verifications row of a shop, or nil when it has none.
+func lastVerify(ctx context.Context, tx pgx.Tx, appID string) (*verification, error) {
 	rows, err := tx.Query(ctx, `
 		SELECT verification_id, to_char(range_from, 'YYYY-MM-DD'), to_char(range_to, 'YYYY-MM-DD'),
 			status, repair, api_calls, missing, extra, stale, money, consistency, repaired,
 			coalesce(error, ''), started_at, finished_at
 		FROM sync_verifications WHERE app_id = $1 ORDER BY started_at DESC LIMIT 1`, appID)
 	if err != nil {
-		return nil, true, fmt.Errorf("last verify of %s: %w", appID, err)
+		return nil, fmt.Errorf("last verify of %s: %w", appID, err)
 	}
 	v, err := pgx.CollectRows(rows, pgx.RowToAddrOfStructByPos[verification])
 	if err != nil || len(v) == 0 {
-		return nil, true, err
+		return nil, err
 	}
-	return v[0], true, nil
+	return v[0], nil
 }

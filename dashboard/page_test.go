@@ -47,15 +47,11 @@ func TestHealthFromTheBookkeeping(t *testing.T) {
 	}
 	exec(`INSERT INTO sync_runs (app_id, kind, status, api_calls, error, finished_at)
 		VALUES ('appbroken0001', 'sync', 'failed', 42, '<script>alert(1)</script> burst of calls refused', now())`)
+	exec(`INSERT INTO sync_runs (app_id, kind, status, api_calls, idle_runs, started_at, finished_at)
+		VALUES ('appbroken0001', 'sync', 'ok', 13, 12, now() - interval '1 minute', now())`)
 	exec(`INSERT INTO sync_failures (app_id, order_id, error, attempts) VALUES ('appbroken0001', 'E2026<b>1</b>', 'detail: not JSON', 3)`)
-	var verifies bool
-	if err := st.Pool().QueryRow(ctx, `SELECT to_regclass('sync_verifications') IS NOT NULL`).Scan(&verifies); err != nil {
-		t.Fatal(err)
-	}
-	if verifies {
-		exec(`INSERT INTO sync_verifications (app_id, range_from, range_to, status, missing, stale, finished_at)
-			VALUES ('appbroken0001', '2026-11-01', '2026-11-30', 'differs', 2, 1, now())`)
-	}
+	exec(`INSERT INTO sync_verifications (app_id, range_from, range_to, status, missing, stale, finished_at)
+		VALUES ('appbroken0001', '2026-11-01', '2026-11-30', 'differs', 2, 1, now())`)
 	base := serve(t, st, "")
 
 	code, body := fetchPage(t, base+"/")
@@ -64,8 +60,9 @@ func TestHealthFromTheBookkeeping(t *testing.T) {
 	}
 	for _, want := range []string{
 		`<td data-figure="queue">1</td>`,
-		`<td data-figure="day-calls">42</td>`,
+		`<td data-figure="day-calls">55</td>`,
 		`1 runs, 1 orders`,
+		`1m0s <small>with 12 idle ticks</small>`,
 		`no sync yet`,
 		`&lt;script&gt;alert(1)&lt;/script&gt; burst of calls refused`,
 		`E2026&lt;b&gt;1&lt;/b&gt;`,
@@ -78,7 +75,7 @@ func TestHealthFromTheBookkeeping(t *testing.T) {
 	if strings.Contains(body, "<script>alert(1)") || strings.Contains(body, "<b>1</b>") {
 		t.Errorf("the page carries a stored error's markup unescaped")
 	}
-	if verifies && !strings.Contains(body, `<strong data-figure="anomalies">3</strong> anomalies: 2 missing, 0 extra, 1 stale`) {
+	if !strings.Contains(body, `<strong data-figure="anomalies">3</strong> anomalies: 2 missing, 0 extra, 1 stale`) {
 		t.Errorf("the page does not show the last verify's anomalies")
 	}
 

@@ -55,35 +55,13 @@ type carrier struct {
 	MedianHours *float64
 }
 
-// reportViews are the views the page reads. Migration 00008 gives each an app_id column;
-// before it they hold every shop of the database together.
-var reportViews = []string{"report_daily_sales", "report_goods_sales", "report_refunds", "report_packages"}
-
-// viewsPerShop reports whether every view the page reads has an app_id column.
-func viewsPerShop(ctx context.Context, tx pgx.Tx) (bool, error) {
-	var n int
-	err := tx.QueryRow(ctx, `
-		SELECT count(*) FROM unnest($1::text[]) v
-		WHERE EXISTS (SELECT 1 FROM pg_attribute
-			WHERE attrelid = to_regclass(v) AND attname = 'app_id' AND NOT attisdropped)`, reportViews).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("read the reporting views' columns: %w", err)
-	}
-	return n == len(reportViews), nil
-}
-
-// readSales reads the figures of the Shanghai days from first to last, both included. An
-// appID of "" reads the views whole (views without app_id).
+// readSales reads the figures of shop appID for the Shanghai days from first to last, both
+// included. Each view has the shop as app_id (migration 00008).
 func readSales(ctx context.Context, tx pgx.Tx, appID string, first, last time.Time) (sales, error) {
 	var s sales
-	// Every query filters on the view's day column with the same bounds; the day columns
+	// Every query filters on the view's shop and day with the same bounds; the day columns
 	// are computed from the raw timestamps, so the filter reaches the day indexes.
-	args := []any{first.Format(time.DateOnly), last.Format(time.DateOnly)}
-	shop := ""
-	if appID != "" {
-		shop = " AND app_id = $3"
-		args = append(args, appID)
-	}
+	args := []any{first.Format(time.DateOnly), last.Format(time.DateOnly), appID}
 	query := func(what, sql string) (pgx.Rows, error) {
 		rows, err := tx.Query(ctx, sql, args...)
 		if err != nil {
@@ -94,7 +72,7 @@ func readSales(ctx context.Context, tx pgx.Tx, appID string, first, last time.Ti
 
 	rows, err := query("daily sales", `
 		SELECT to_char(day, 'YYYY-MM-DD'), orders_placed, orders_paid, collected, refunded, net
-		FROM report_daily_sales WHERE day BETWEEN $1::date AND $2::date`+shop+` ORDER BY day`)
+		FROM report_daily_sales WHERE app_id = $3 AND day BETWEEN $1::date AND $2::date ORDER BY day`)
 	if err != nil {
 		return s, err
 	}
@@ -125,7 +103,7 @@ func readSales(ctx context.Context, tx pgx.Tx, appID string, first, last time.Ti
 		SELECT coalesce(min(goods_name), ''), coalesce(min(goods_spec_description), ''),
 			sum(quantity)::bigint, sum(revenue)::bigint, sum(refunded)::bigint
 		FROM report_goods_sales
-		WHERE day BETWEEN $1::date AND $2::date AND (spu_id IS NOT NULL OR sku_id IS NOT NULL)`+shop+`
+		WHERE app_id = $3 AND day BETWEEN $1::date AND $2::date AND (spu_id IS NOT NULL OR sku_id IS NOT NULL)
 		GROUP BY spu_id, sku_id
 		ORDER BY sum(revenue) DESC, sum(quantity) DESC, spu_id, sku_id
 		LIMIT 10`)
@@ -140,7 +118,7 @@ func readSales(ctx context.Context, tx pgx.Tx, appID string, first, last time.Ti
 	rows, err = query("refunds", `
 		SELECT coalesce(min(refund_state_description), 'state ' || coalesce(refund_state::text, 'unknown')),
 			sum(refunds)::bigint, sum(refund_amount)::bigint, coalesce(refund_state = 2, false)
-		FROM report_refunds WHERE day BETWEEN $1::date AND $2::date`+shop+`
+		FROM report_refunds WHERE app_id = $3 AND day BETWEEN $1::date AND $2::date
 		GROUP BY refund_state ORDER BY refund_state NULLS LAST`)
 	if err != nil {
 		return s, err
@@ -155,7 +133,7 @@ func readSales(ctx context.Context, tx pgx.Tx, appID string, first, last time.Ti
 		SELECT coalesce(logistics_company_name, ''), count(*), count(*) FILTER (WHERE delivered),
 			round(avg(extract(epoch FROM time_to_delivery)) / 3600, 2)::float8,
 			round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM time_to_delivery)) / 3600)::numeric, 2)::float8
-		FROM report_packages WHERE ship_day BETWEEN $1::date AND $2::date`+shop+`
+		FROM report_packages WHERE app_id = $3 AND ship_day BETWEEN $1::date AND $2::date
 		GROUP BY logistics_company_name ORDER BY count(*) DESC, 1`)
 	if err != nil {
 		return s, err

@@ -21,6 +21,7 @@ import (
 
 	"ordersync/fetch"
 	"ordersync/pipeline"
+	"ordersync/schedule"
 )
 
 // config is every setting, read from the environment and overridden by flags.
@@ -45,6 +46,7 @@ type config struct {
 	SyncTimeout     time.Duration
 	BackfillTimeout time.Duration
 	DashboardToken  string
+	VerifySchedule  string
 
 	// values are the settings of the command being run.
 	values []*optionValue
@@ -124,6 +126,15 @@ var options = []option{
 	{env: "BACKFILL_TIMEOUT", flag: "backfill-timeout", arg: "DURATION", def: "2h", cmds: []string{"daemon"},
 		help: "the longest a daemon's backfill window job may run",
 		set:  func(c *config, v string) (err error) { c.BackfillTimeout, err = positiveDuration(v); return err }},
+	{env: "VERIFY_SCHEDULE", flag: "verify-schedule", arg: "SPEC", cmds: []string{"daemon"},
+		help: "when the daemon verifies each shop's last 31 days against the API (a cron spec, Asia/Shanghai); default: never",
+		set: func(c *config, v string) error {
+			if err := schedule.ValidateSpec(v); err != nil {
+				return err
+			}
+			c.VerifySchedule = v
+			return nil
+		}},
 	{env: "DASHBOARD_TOKEN", cmds: []string{"daemon", "dashboard", "demo"}, help: "the operator's token for the dashboard and River UI: required when set, and on any address but loopback",
 		set: func(c *config, v string) error { c.DashboardToken = v; return nil }},
 	{env: "LOG_FORMAT", flag: "log-format", arg: "FORMAT", def: "auto", cmds: logCommands,

@@ -18,10 +18,6 @@ import (
 	"ordersync/store"
 )
 
-// defaultDaemonHTTP is where the daemon serves /healthz, /metrics and River UI unless
-// HTTP_ADDR says otherwise ("off" for no listener).
-const defaultDaemonHTTP = "127.0.0.1:9090"
-
 func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	if err := e.parse(args); err != nil {
 		return err
@@ -55,7 +51,8 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 	m.Shops(ids...)
 	var jobs []schedule.Shop
 	for _, sh := range shops {
-		s, err := e.syncer(st, sh, m.Shop(sh.AppID), nil, true)
+		// A long run (the first sync, a backfill window) logs its progress every 10 s.
+		s, err := e.syncer(st, sh, m.Shop(sh.AppID), logProgress(e, "run "+sh.AppID).show, true)
 		if err != nil {
 			return err
 		}
@@ -72,15 +69,13 @@ func cmdDaemon(ctx context.Context, e *env, args []string) error {
 			m.RunFinished(appID, res, err, depth, cp)
 		},
 		ConfigError: m.ConfigError,
+		VerifySpec:  e.cfg.VerifySchedule, Verified: m.VerifyFinished,
 	})
 	if err != nil {
 		return err
 	}
 
 	addr := e.cfg.HTTPAddr
-	if addr == "" {
-		addr = defaultDaemonHTTP
-	}
 	var srv *http.Server
 	if addr != "off" {
 		ln, err := net.Listen("tcp", addr)
@@ -181,8 +176,8 @@ func cmdHealthcheck(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	addr := e.cfg.HTTPAddr
-	if addr == "" || addr == "off" {
-		addr = defaultDaemonHTTP
+	if addr == "off" {
+		return usagef("HTTP_ADDR is off: the daemon serves no /healthz to ask")
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {

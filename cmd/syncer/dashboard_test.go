@@ -89,6 +89,33 @@ func serving(t *testing.T, env map[string]string, msg string, args ...string) st
 	return a
 }
 
+// TestDashboardCommand: syncer dashboard serves the page, open on loopback without a
+// token, and behind the token once it is set.
+func TestDashboardCommand(t *testing.T) {
+	t.Parallel()
+	now := time.Now().In(order.Shanghai)
+	shop, env := shopEnv(t, fetchtest.Options{Seed: 34, Orders: 40, From: now.AddDate(0, 0, -5), To: now, Rate: -1})
+	if code, stdout, stderr := runSyncer(t, context.Background(), env, "sync"); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, stdout, stderr)
+	}
+	env["HTTP_ADDR"], env["LOG_FORMAT"], env["LOG_LEVEL"] = "127.0.0.1:0", "json", "info"
+
+	// On loopback without a token, the page is open.
+	open := serving(t, env, "serving the dashboard", "dashboard")
+	if code, page := get(t, open, "/", ""); code != http.StatusOK || !strings.Contains(page, shop.Options().AppID) {
+		t.Errorf("/ on loopback without a token: %d\n%s", code, firstLines(page, 20))
+	}
+	// With a token set, it is needed on loopback too.
+	env["DASHBOARD_TOKEN"] = "command-token-19c2"
+	closed := serving(t, env, "serving the dashboard", "dashboard")
+	if code, _ := get(t, closed, "/", ""); code != http.StatusUnauthorized {
+		t.Errorf("/ without the token set: %d, want 401", code)
+	}
+	if code, _ := get(t, closed, "/", env["DASHBOARD_TOKEN"]); code != http.StatusOK {
+		t.Errorf("/ with the token: %d, want 200", code)
+	}
+}
+
 // TestDaemonServesTheDashboard checks the daemon's listener: the dashboard at / and River
 // UI behind the token, /healthz and /metrics open and without money.
 func TestDaemonServesTheDashboard(t *testing.T) {

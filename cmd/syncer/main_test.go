@@ -507,11 +507,17 @@ func TestDaemonServesHealthAndMetrics(t *testing.T) {
 	shop, env := shopEnv(t, fetchtest.Options{Seed: 14, Orders: 30, From: now.AddDate(0, 0, -3), To: now, Rate: -1})
 	env["HTTP_ADDR"] = "127.0.0.1:0"
 	env["SYNC_SCHEDULE"] = "@every 1s"
+	env["VERIFY_SCHEDULE"] = "@every 2s"
 	d := startDaemon(t, context.Background(), env)
 	// The daemon syncs at start, then every second. The metrics of a run are recorded just
 	// after its summary line: once the second run is logged, the first one's are in.
 	for range 2 {
 		d.waitLog(t, "run finished", map[string]any{"kind": "sync", "app_id": shop.Options().AppID})
+	}
+	// A shop's verify jobs never overlap: once the second has logged, the first's
+	// anomaly counts are in /metrics.
+	for range 2 {
+		d.waitLog(t, "verify finished", map[string]any{"app_id": shop.Options().AppID})
 	}
 
 	resp, err := http.Get("http://" + d.addr + "/metrics")
@@ -527,6 +533,7 @@ func TestDaemonServesHealthAndMetrics(t *testing.T) {
 		`ordersync_api_calls_total{app_id="` + app + `",code="0",endpoint="xe.ecommerce.order.detail/1.0.0"}`,
 		`ordersync_token_refreshes_total{app_id="` + app + `"} 1`,
 		`ordersync_orders_total{app_id="` + app + `",kind="sync",outcome="written"}`,
+		`ordersync_verify_anomalies{app_id="` + app + `",kind="missing"} 0`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, firstLines(body, 40))

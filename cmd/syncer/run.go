@@ -36,7 +36,8 @@ func usage() string {
 environment variables that also set them; flags win. Exit status: 0 done (or another
 replica holds the lock), 1 the run failed, 2 usage or configuration error (including a
 schema that needs 'syncer migrate'), 3 finished but some orders wait in the failure queue,
-130 stopped by SIGINT or SIGTERM after storing what it had fetched.
+4 verify found orders missing, extra or stale, 130 stopped by SIGINT or SIGTERM after
+storing what it had fetched.
 `)
 	return b.String()
 }
@@ -82,6 +83,15 @@ func init() {
 		{name: "report", args: "[--days N] [--by day|goods] [--format table|csv|json]", run: cmdReport,
 			summary: "sales of the last N days, per day or per goods",
 			help:    "Print the sales of the last N Shanghai days, today included, each shop apart: per day (report_daily_sales: orders placed and paid, gross + shipment - discounts = collected, refunds, net) or per goods (report_goods_sales). Tables and CSV are in yuan, JSON in fen as in the views."},
+		{name: "verify", args: "[--from DATE --to DATE] [--json] [--repair] [--strict]", run: cmdVerify,
+			summary: "compare the stored orders with the API's, day by day",
+			help:    verifyHelp},
+		{name: "dashboard", run: cmdDashboard,
+			summary: "serve the dashboard alone",
+			help:    "Serve the dashboard on --http until SIGINT or SIGTERM, for installations that run no daemon (the daemon serves it too): each shop's sync health, and its sales, goods, refunds and carriers over a range of days, from the views that report reads. On an address but loopback, or with DASHBOARD_TOKEN set, it asks for that token."},
+		{name: "fakeshop", args: "[--addr A] [--shops N] [--orders N] …", run: cmdFakeshop,
+			summary: "serve the simulated shop; prints the XE_* to use",
+			help:    "Serve a simulated Xiaoe shop (or --shops N of them) until SIGINT or SIGTERM, to try the real workflow without credentials: it prints, on stdout, the environment that points syncer at it (with several shops, a shops file too). Its orders keep changing (--changes-per-min), and its admin endpoints under /admin/ change orders on demand, add new ones, break a reply and show statistics."},
 		{name: "demo", run: cmdDemo,
 			summary: "the whole job against a built-in simulated shop",
 			help:    "Run the whole job against a built-in simulated shop: migrate, backfill, changes, sync, and a report read back from the tables. Uses its own schema, ordersync_demo, in DATABASE_URL's database."},
@@ -209,6 +219,8 @@ func exitCode(err error, stderr io.Writer) int {
 		return 2
 	case errors.Is(err, pipeline.ErrPartial):
 		return 3
+	case errors.As(err, new(*differsError)):
+		return 4
 	}
 	return 1
 }

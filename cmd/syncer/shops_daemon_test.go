@@ -322,15 +322,16 @@ func TestReplicasShareTheShops(t *testing.T) {
 	}
 }
 
-// waitRuns waits until n shops each have a sync run that started after since and ended
-// ok: the daemons are other processes, so their run history is polled.
+// waitRuns waits until n shops each have a sync run that ended ok after since (an idle
+// run is folded into the row before it, which then ends later): the daemons are other
+// processes, so their run history is polled.
 func waitRuns(t *testing.T, st *store.Store, n int, since time.Time) {
 	t.Helper()
 	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
 		var shops int
 		err := st.Pool().QueryRow(context.Background(), `
 			SELECT count(DISTINCT app_id) FROM sync_runs
-			WHERE kind = 'sync' AND status = 'ok' AND started_at > $1`, since).Scan(&shops)
+			WHERE kind = 'sync' AND status = 'ok' AND finished_at > $1`, since).Scan(&shops)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -296,4 +298,96 @@ func bareCopy(ctx context.Context, s *store.Store, batch []*order.Prepared) erro
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"order_payloads"}, []string{"order_id", "detail", "list_item", "content_hash"}, pgx.CopyFromRows(rows))
 		return err
 	})
+}
+
+// bigStored is how many orders the big tables of BenchmarkWriteIntoBigTables hold: a big
+// agency's shop after its backfill.
+const bigStored = 300_000
+
+// syncBatch is the pipeline's default batch (pipeline.Config.BatchSize).
+const syncBatch = 200
+
+// BenchmarkWriteIntoBigTables writes new orders, in the pipeline's batches, into tables
+// that already hold bigStored orders, and in the same run into empty tables: ratio-to-empty
+// is what the size of the tables costs a write. The big tables are filled once per run
+// (a minute or two), then analyzed, as the store does every analyzeEvery new orders.
+func BenchmarkWriteIntoBigTables(b *testing.B) {
+	big := bigStore(b)
+	rounds := 0 // each round writes orders of its own: ids never repeat
+	writeNew := func(b *testing.B, s *store.Store) float64 {
+		rounds++
+		orders := prepare(b, generatedPayloads(b, b.N*syncBatch, fmt.Sprintf("new%d_", rounds))...)
+		b.ResetTimer()
+		for i := range b.N {
+			res, err := s.Write(context.Background(), store.Batch{Orders: orders[i*syncBatch : (i+1)*syncBatch]})
+			if err != nil || res.New != syncBatch {
+				b.Fatalf("%+v, %v", res, err)
+			}
+		}
+		reportOrders(b, b.N*syncBatch)
+		return float64(b.N*syncBatch) / b.Elapsed().Seconds()
+	}
+	var empty float64
+	b.Run("stored=0", func(b *testing.B) { empty = writeNew(b, storetest.Store(b)) })
+	b.Run(fmt.Sprint("stored=", bigStored), func(b *testing.B) {
+		rate := writeNew(b, big)
+		b.ReportMetric(rate/empty, "ratio-to-empty")
+	})
+}
+
+// bigStore returns a store whose tables hold bigStored orders: copies of a few thousand
+// of the simulated shop's orders, each under an id of its own and with its times moved by
+// a second per copy, so that the tables and every index grow as a shop's do. (A copy's
+// stored payload still names the order it was copied from; writes do not read it.)
+func bigStore(b *testing.B) *store.Store {
+	b.Helper()
+	ctx := context.Background()
+	s := storetest.Store(b)
+	seed := prepare(b, generatedPayloads(b, 3000, "seed")...)
+	start := time.Now()
+	const batch = 5000
+	orders := make([]*order.Prepared, 0, batch)
+	for i := range bigStored {
+		orders = append(orders, copyOrder(seed[i%len(seed)], fmt.Sprintf("big%08d", i), time.Duration(i/len(seed))*time.Second))
+		if len(orders) == batch || i == bigStored-1 {
+			if err := bareCopy(ctx, s, orders); err != nil {
+				b.Fatal(err)
+			}
+			orders = orders[:0]
+		}
+	}
+	if _, err := s.Pool().Exec(ctx, "ANALYZE"); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("filled the tables with %d orders in %s", bigStored, time.Since(start).Round(time.Second))
+	return s
+}
+
+// orderIDColumn is the position of order_id in each table's rows.
+var orderIDColumn = func() (pos [order.NumTables]int) {
+	for _, t := range order.Tables {
+		pos[t.ID] = slices.Index(t.ColumnNames(), "order_id")
+	}
+	return pos
+}()
+
+// copyOrder is o under the id id, with every time in its rows moved by shift.
+func copyOrder(o *order.Prepared, id string, shift time.Duration) *order.Prepared {
+	c := *o
+	c.OrderID = id
+	c.UpdateTime = o.UpdateTime.Add(shift)
+	c.Rows = new(order.Rows)
+	for t, rows := range o.Rows {
+		for _, row := range rows {
+			r := slices.Clone(row)
+			for i, v := range r {
+				if tm, ok := v.(time.Time); ok {
+					r[i] = tm.Add(shift)
+				}
+			}
+			r[orderIDColumn[t]] = id
+			c.Rows[t] = append(c.Rows[t], r)
+		}
+	}
+	return &c
 }

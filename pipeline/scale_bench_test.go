@@ -473,9 +473,6 @@ type pgProc struct {
 
 type scaleCPU struct{ self, db, aux, idle time.Duration }
 
-// scaleTick is what /proc counts CPU time in: USER_HZ, 100 on Linux.
-const scaleTick = 10 * time.Millisecond
-
 func newScaleSampler(ctx context.Context, dbURL string, acquired func() int32) (*scaleSampler, error) {
 	if _, err := os.Stat("/proc/self/stat"); err != nil {
 		return nil, fmt.Errorf("BenchmarkShops reads /proc (Linux): %w", err)
@@ -493,7 +490,7 @@ func (s *scaleSampler) close() { _ = s.conn.Close(context.Background()) }
 // started during the run: all its CPU time counts. One that ended between two samples
 // counts up to the last sample that saw it.
 func (s *scaleSampler) sample(ctx context.Context) {
-	self, _ := procTime("self")
+	self, _ := procCPU("self")
 	idle := machineIdle()
 	rss := procStatusKB("self", "VmRSS:") << 10
 	var m runtime.MemStats
@@ -534,7 +531,7 @@ func (s *scaleSampler) sample(ctx context.Context) {
 	s.samples++
 	var anon int64
 	for _, p := range procs {
-		cpu, err := procTime(strconv.Itoa(p.pid))
+		cpu, err := procCPU(strconv.Itoa(p.pid))
 		if err != nil {
 			continue // gone meanwhile
 		}
@@ -577,29 +574,6 @@ func (s *scaleSampler) totals() scaleCPU {
 	return t
 }
 
-// procTime is the user and system CPU time of process pid ("self" for this one).
-func procTime(pid string) (time.Duration, error) {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// After "pid (comm) " come the fields from the third on: utime and stime are the
-	// 14th and the 15th.
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%s/stat: %d fields", pid, len(f))
-	}
-	var d time.Duration
-	for _, v := range f[11:13] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, err
-		}
-		d += time.Duration(n) * scaleTick
-	}
-	return d, nil
-}
-
 // procStatusKB is a "kB" field of /proc/pid/status; 0 if unreadable.
 func procStatusKB(pid, field string) int64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
@@ -626,7 +600,7 @@ func machineIdle() time.Duration {
 	var d time.Duration
 	for _, v := range f[4:6] {
 		n, _ := strconv.ParseInt(v, 10, 64)
-		d += time.Duration(n) * scaleTick
+		d += time.Duration(n) * procTick
 	}
 	return d
 }

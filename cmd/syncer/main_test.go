@@ -298,27 +298,8 @@ func covered(ws []store.Window) time.Duration {
 // update_time the shop serves, and nothing else is.
 func assertStoreMatchesShop(t *testing.T, st *store.Store, shop *fetchtest.Shop) {
 	t.Helper()
-	ctx := context.Background()
 	truth := shop.Orders()
-	rows, err := st.Pool().Query(ctx, "SELECT o.order_id, o.update_time, p.content_hash FROM orders o JOIN order_payloads p USING (order_id)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	type row struct {
-		updated time.Time
-		hash    []byte
-	}
-	stored := map[string]row{}
-	for rows.Next() {
-		var (
-			id string
-			r  row
-		)
-		if err := rows.Scan(&id, &r.updated, &r.hash); err != nil {
-			t.Fatal(err)
-		}
-		stored[id] = r
-	}
+	stored := edgeStoredOrders(t, st)
 	if len(stored) != len(truth) {
 		t.Errorf("%d orders stored, the shop has %d", len(stored), len(truth))
 	}

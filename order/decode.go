@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
-	"unicode"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // DecodeError says which field of a detail payload could not be decoded.
@@ -29,34 +32,46 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 
 // Decode decodes the data object of an order detail 2.0 response leniently (see the types
 // in this package). Unknown fields are ignored; the caller keeps the raw payload for them.
+// It reads the payload once: every section decodes within the same pass.
 func Decode(data []byte) (*Detail, error) {
 	var d Detail
-	type plain Detail // the top level needs no leniency of its own: skip one decoding pass
-	if err := json.Unmarshal(data, (*plain)(&d)); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return nil, &DecodeError{Path: jsonPath(te.Field), Err: fmt.Errorf("cannot use %s as %s", te.Value, te.Type)}
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, &DecodeError{Err: fmt.Errorf("malformed JSON at byte %d: %w", se.Offset, err)}
-		}
-		return nil, &DecodeError{Err: err}
+	type plain Detail // the top level needs no leniency of its own
+	if err := jsonv2.Unmarshal(data, (*plain)(&d), decodeOptions); err != nil {
+		return nil, decodeError(err)
 	}
 	return &d, nil
 }
 
-// jsonPath drops the Go names of embedded structs (GoodsFields) that encoding/json puts in
-// a field path: the API's names are all lower case.
-func jsonPath(p string) string {
-	segs := strings.Split(p, ".")
-	out := segs[:0]
-	for _, s := range segs {
-		if s != "" && !unicode.IsUpper(rune(s[0])) {
-			out = append(out, s)
+func decodeError(err error) *DecodeError {
+	var syn *jsontext.SyntacticError
+	if errors.As(err, &syn) {
+		return &DecodeError{Err: fmt.Errorf("malformed JSON at byte %d: %w", syn.ByteOffset, syn.Err)}
+	}
+	var se *jsonv2.SemanticError
+	if !errors.As(err, &se) {
+		return &DecodeError{Err: err}
+	}
+	de := &DecodeError{Path: fieldPath(se.JSONPointer), Err: err}
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		de.Err = fmt.Errorf("cannot use %s as %s", te.Value, te.Type)
+	case se.Err != nil:
+		de.Err = se.Err
+	}
+	return de
+}
+
+// fieldPath is the dotted path of the field at p, without list indexes: the API's names
+// hold no digits alone.
+func fieldPath(p jsontext.Pointer) string {
+	var segs []string
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err != nil {
+			segs = append(segs, tok)
 		}
 	}
-	return strings.Join(out, ".")
+	return strings.Join(segs, ".")
 }
 
 // Hash is the content hash of a detail payload: equal payloads, byte for byte up to

@@ -1,5 +1,7 @@
 package order
 
+import "github.com/go-json-experiment/json/jsontext"
+
 // Detail is the data object of order detail 2.0 (xe.ecommerce.order.detail/1.0.0).
 // The JSON names are the API's; Flatten turns them into column names unchanged.
 type Detail struct {
@@ -384,99 +386,99 @@ type QuickHandInfo struct {
 
 // Each section accepts null, "", [] and {} for "no section": the API is PHP behind, and an
 // empty PHP array serialises as [].
-func (s *Detail) UnmarshalJSON(b []byte) error {
+func (s *Detail) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain Detail
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *BuyerInfo) UnmarshalJSON(b []byte) error {
+func (s *BuyerInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain BuyerInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *GoodsInfo) UnmarshalJSON(b []byte) error {
+func (s *GoodsInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain GoodsInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *DiscountsInfo) UnmarshalJSON(b []byte) error {
+func (s *DiscountsInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain DiscountsInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *InternalExtraInfo) UnmarshalJSON(b []byte) error {
+func (s *InternalExtraInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain InternalExtraInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *AfterSaleInfo) UnmarshalJSON(b []byte) error {
+func (s *AfterSaleInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain AfterSaleInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *ConsigneeInfo) UnmarshalJSON(b []byte) error {
+func (s *ConsigneeInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain ConsigneeInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *ContentDistributionInfo) UnmarshalJSON(b []byte) error {
+func (s *ContentDistributionInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain ContentDistributionInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *IndentorInfo) UnmarshalJSON(b []byte) error {
+func (s *IndentorInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain IndentorInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *LogisticsInfo) UnmarshalJSON(b []byte) error {
+func (s *LogisticsInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain LogisticsInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *RefundInfo) UnmarshalJSON(b []byte) error {
+func (s *RefundInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain RefundInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *StudentInfo) UnmarshalJSON(b []byte) error {
+func (s *StudentInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain StudentInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *TalentDouyinInfo) UnmarshalJSON(b []byte) error {
+func (s *TalentDouyinInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain TalentDouyinInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *VeriCodeInfo) UnmarshalJSON(b []byte) error {
+func (s *VeriCodeInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain VeriCodeInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *InvoiceInfo) UnmarshalJSON(b []byte) error {
+func (s *InvoiceInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain InvoiceInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *OrderInfo) UnmarshalJSON(b []byte) error {
+func (s *OrderInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain OrderInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *PaymentInfo) UnmarshalJSON(b []byte) error {
+func (s *PaymentInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain PaymentInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *PriceInfo) UnmarshalJSON(b []byte) error {
+func (s *PriceInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain PriceInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *ThirdPartyInfo) UnmarshalJSON(b []byte) error {
+func (s *ThirdPartyInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain ThirdPartyInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *DouyinInfo) UnmarshalJSON(b []byte) error {
+func (s *DouyinInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain DouyinInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
-func (s *QuickHandInfo) UnmarshalJSON(b []byte) error {
+func (s *QuickHandInfo) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain QuickHandInfo
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
 
-func (s *Goods) UnmarshalJSON(b []byte) error {
+func (s *Goods) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain Goods
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }
 
 // The list elements and RefundRecord.GoodsInfo need the same tolerance: a refund record's
 // goods may be [] when the refund is for the whole order.
-func (s *PackageGoods) UnmarshalJSON(b []byte) error {
+func (s *PackageGoods) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 	type plain PackageGoods
-	return decodeObject(b, (*plain)(s))
+	return decodeSection(dec, (*plain)(s))
 }

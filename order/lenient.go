@@ -8,6 +8,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// decodeOptions keep what the API may send and a strict decoder would refuse: a name twice
+// (the last wins) and text that is not valid UTF-8 (replaced). Names match exactly, as the
+// API spells them: a folded match would let an unknown "orderid" overwrite order_id.
+var decodeOptions = jsonv2.JoinOptions(
+	jsontext.AllowDuplicateNames(true),
+	jsontext.AllowInvalidUTF8(true),
 )
 
 // Shanghai is the zone of every time the Xiaoe API sends: its strings carry no offset.
@@ -268,18 +279,39 @@ func (d Date) SQL() any {
 // no elements.
 type List[T any] []T
 
-func (l *List[T]) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
+func (l *List[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	switch dec.PeekKind() {
+	case '[':
+		var v []T
+		if err := jsonv2.UnmarshalDecode(dec, &v); err != nil {
+			return err
+		}
+		*l = v
+		return nil
+	case 'n':
+		_, err := dec.ReadToken()
+		*l = nil
+		return err
+	}
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if b[0] == '"' {
 		// A list sent as a string: "" means none, and a string holding a JSON array is that
 		// array (as PHP code that encodes twice sends it).
-		var inner string
-		if err := json.Unmarshal(b, &inner); err != nil {
+		inner, err := unquote(b)
+		if err != nil {
 			return typeError(b, reflect.TypeFor[[]T]())
 		}
 		inner = strings.TrimSpace(inner)
 		if strings.HasPrefix(inner, "[") {
-			return l.UnmarshalJSON([]byte(inner))
+			var v []T
+			if err := jsonv2.Unmarshal([]byte(inner), &v, decodeOptions); err != nil {
+				return err
+			}
+			*l = v
+			return nil
 		}
 		if inner == "" || inner == "--" {
 			*l = nil
@@ -287,32 +319,32 @@ func (l *List[T]) UnmarshalJSON(b []byte) error {
 		}
 		return typeError(b, reflect.TypeFor[[]T]())
 	}
-	if len(b) == 0 || b[0] != '[' {
-		if len(b) == 0 || isNull(b) || isEmptyContainer(b) {
-			*l = nil
-			return nil
-		}
-		return typeError(b, reflect.TypeFor[[]T]())
-	}
-	var v []T
-	if err := json.Unmarshal(b, &v); err != nil {
-		return err
-	}
-	*l = v
-	return nil
-}
-
-// decodeObject decodes a section: an object, or one of the spellings of "nothing" that the
-// API uses for a missing section (null, "", [] or {}).
-func decodeObject(b []byte, v any) error {
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || isNull(b) || isEmptyContainer(b) || string(b) == `""` {
+	if isEmptyContainer(b) {
+		*l = nil
 		return nil
 	}
-	if b[0] != '{' {
-		return typeError(b, reflect.TypeOf(v).Elem())
+	return typeError(b, reflect.TypeFor[[]T]())
+}
+
+// decodeSection decodes a section: an object, or one of the spellings of "nothing" that the
+// API uses for a missing section (null, "", [] or {}). T has no methods of its own, so that
+// an object is decoded in the same pass over the input as the rest of the detail.
+func decodeSection[T any](dec *jsontext.Decoder, v *T) error {
+	switch dec.PeekKind() {
+	case '{':
+		return jsonv2.UnmarshalDecode(dec, v)
+	case 'n':
+		_, err := dec.ReadToken()
+		return err
 	}
-	return json.Unmarshal(b, v)
+	b, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if isEmptyContainer(b) || string(b) == `""` {
+		return nil
+	}
+	return typeError(b, reflect.TypeFor[T]())
 }
 
 func parseInt(b []byte, lo, hi int64) (int64, bool, error) {

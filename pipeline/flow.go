@@ -441,10 +441,15 @@ func (f *flow) writer() {
 			if ev.job.win != nil {
 				track(ev.job.win).handled++
 			}
-			if ready() || len(batch.Orders)+len(batch.Failures) >= f.s.cfg.BatchSize {
+			// A finished window waits for the batch to fill or for the tick, like its
+			// orders: flushing at each one made a write per window, a few orders each
+			// when a backfill's days are small, and the database's cost is per statement.
+			if len(batch.Orders)+len(batch.Failures) >= f.s.cfg.BatchSize {
+				ready()
 				flush()
 			}
 		case <-tick.C:
+			ready()
 			flush()
 		}
 	}

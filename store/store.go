@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -17,6 +18,7 @@ type Store struct {
 	pool  *pgxpool.Pool
 	log   *slog.Logger
 	stats statistics
+	locks *sessionLocks
 	// bg is the context of the store's own background work, cancelled by Close.
 	bg     context.Context
 	stopBg context.CancelFunc
@@ -44,9 +46,8 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	// the tables were small (a scan) would be kept as they grow. Plan each execution.
 	setIfUnset(params, "plan_cache_mode", "force_custom_plan")
 	if !strings.Contains(url, "pool_max_conns") {
-		// pgxpool's default, 4 on two cores, is too few: each running job holds a
-		// connection for its advisory lock, and the writer, the budget's heartbeat and
-		// River want theirs.
+		// pgxpool's default, 4 on two cores, is too few: every shop's writer, the
+		// budget's renewals and River want theirs.
 		cfg.MaxConns = defaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -61,7 +62,10 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	bg, stopBg := context.WithCancel(context.Background())
-	return &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg}, nil
+	locks := newSessionLocks(func(ctx context.Context) (*pgx.Conn, error) {
+		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
+	}, logger)
+	return &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg, locks: locks}, nil
 }
 
 // defaultMaxConns is the pool's size unless the database URL sets pool_max_conns.
@@ -73,11 +77,13 @@ func setIfUnset(m map[string]string, k, v string) {
 	}
 }
 
-// Pool returns the store's pool, for the advisory locks of the scheduler.
+// Pool returns the store's pool, for River and for queries of the commands' own.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
-// Close stops the store's background work and closes the pool.
+// Close stops the store's background work, ends the session of its advisory locks and
+// closes the pool.
 func (s *Store) Close() {
 	s.stopBg()
+	s.locks.close()
 	s.pool.Close()
 }

@@ -16,6 +16,11 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"ordersync/order"
 )
 
 // maxReply bounds a reply body; a list page of 100 orders is a few hundred kB.
@@ -228,15 +233,15 @@ func withToken(tok string, params []byte) []byte {
 // envelope is every reply's shape. code arrives as a number, and is read leniently in case
 // it comes as a numeric string.
 type envelope struct {
-	Code json.RawMessage `json:"code"`
-	Msg  json.RawMessage `json:"msg"`
-	Data json.RawMessage `json:"data"`
+	Code jsontext.Value `json:"code"`
+	Msg  jsontext.Value `json:"msg"`
+	Data jsontext.Value `json:"data"`
 }
 
 // interpret turns a reply into its data or an error, and reports it to the Observer.
 func (c *Client) interpret(ep *endpoint, resp *http.Response, body []byte, d time.Duration) (json.RawMessage, error) {
 	var env envelope
-	jsonErr := json.Unmarshal(body, &env)
+	jsonErr := jsonv2.Unmarshal(body, &env, order.JSONOptions)
 	code, hasCode := parseCode(env.Code)
 	if jsonErr != nil || !hasCode || resp.StatusCode != http.StatusOK {
 		if resp.StatusCode == http.StatusOK && corruptData(body) {
@@ -264,18 +269,18 @@ func (c *Client) interpret(ep *endpoint, resp *http.Response, body []byte, d tim
 		return nil, &APIError{Endpoint: ep.name, Code: code, Msg: c.red.redact(text(env.Msg)),
 			HTTPStatus: resp.StatusCode, Kind: cl.kind, Todo: cl.todo, Reply: body}
 	}
-	return env.Data, nil
+	return json.RawMessage(env.Data), nil
 }
 
 // parseCode reads the envelope's code: a number or a numeric string.
-func parseCode(raw json.RawMessage) (int, bool) {
+func parseCode(raw []byte) (int, bool) {
 	s := strings.Trim(string(bytes.TrimSpace(raw)), `"`)
 	n, err := strconv.Atoi(s)
 	return n, err == nil
 }
 
 // text is a JSON string's value, or the JSON text of anything else.
-func text(raw json.RawMessage) string {
+func text(raw []byte) string {
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
 		return s

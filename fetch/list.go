@@ -11,6 +11,9 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"ordersync/order"
 )
 
@@ -99,25 +102,32 @@ func (c *Client) listOrders(ctx context.Context, req listRequest) (page *listPag
 
 func parseListPage(data json.RawMessage) (*listPage, error) {
 	var d struct {
-		List  json.RawMessage `json:"list"`
-		Total json.RawMessage `json:"total"`
+		List  jsontext.Value `json:"list"`
+		Total jsontext.Value `json:"total"`
 	}
-	if err := json.Unmarshal(data, &d); err != nil {
+	if err := jsonv2.Unmarshal(data, &d, order.JSONOptions); err != nil {
 		return nil, fmt.Errorf("reply data is not a list page: %w", err)
 	}
 	total, ok := parseCode(d.Total)
 	if !ok || total < 0 {
 		return nil, fmt.Errorf("reply data has no total (%.40s)", d.Total)
 	}
-	var raws []json.RawMessage
-	if l := bytes.TrimSpace(d.List); len(l) > 0 && l[0] == '[' {
-		if err := json.Unmarshal(l, &raws); err != nil {
+	page := &listPage{Total: total}
+	if d.List.Kind() != '[' {
+		return page, nil // an empty list, sent as null, {} or "" by the PHP behind the API
+	}
+	// The list is valid JSON by now: each item is read once to find its end, then once for
+	// its head.
+	dec := jsontext.NewDecoder(bytes.NewBuffer(d.List), order.JSONOptions)
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, fmt.Errorf("reply data.list: %w", err)
+	}
+	for i := 0; dec.PeekKind() != ']'; i++ {
+		v, err := dec.ReadValue()
+		if err != nil {
 			return nil, fmt.Errorf("reply data.list: %w", err)
 		}
-	}
-	// Otherwise an empty list, sent as null, {} or "" by the PHP behind the API.
-	page := &listPage{Total: total, Items: make([]ListItem, 0, len(raws))}
-	for i, raw := range raws {
+		raw := json.RawMessage(bytes.Clone(v))
 		var head struct {
 			OrderInfo struct {
 				OrderID     order.Str  `json:"order_id"`
@@ -125,7 +135,7 @@ func parseListPage(data json.RawMessage) (*listPage, error) {
 				CreatedTime order.Time `json:"created_time"`
 			} `json:"order_info"`
 		}
-		if err := json.Unmarshal(raw, &head); err != nil {
+		if err := jsonv2.Unmarshal(raw, &head, order.JSONOptions); err != nil {
 			return nil, fmt.Errorf("list item %d: %w", i, err)
 		}
 		if head.OrderInfo.OrderID == "" {

@@ -36,7 +36,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 func Decode(data []byte) (*Detail, error) {
 	var d Detail
 	type plain Detail // the top level needs no leniency of its own
-	if err := jsonv2.Unmarshal(data, (*plain)(&d), decodeOptions); err != nil {
+	if err := jsonv2.Unmarshal(data, (*plain)(&d), JSONOptions); err != nil {
 		return nil, decodeError(err)
 	}
 	return &d, nil

@@ -13,10 +13,11 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// decodeOptions keep what the API may send and a strict decoder would refuse: a name twice
-// (the last wins) and text that is not valid UTF-8 (replaced). Names match exactly, as the
-// API spells them: a folded match would let an unknown "orderid" overwrite order_id.
-var decodeOptions = jsonv2.JoinOptions(
+// JSONOptions are the options of every decoding of the API's JSON: they keep what the API
+// may send and a strict decoder would refuse, a name twice (the last wins) and text that
+// is not valid UTF-8 (replaced). Names match exactly, as the API spells them: a folded
+// match would let an unknown "orderid" overwrite order_id.
+var JSONOptions = jsonv2.JoinOptions(
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 )
@@ -307,7 +308,7 @@ func (l *List[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 		inner = strings.TrimSpace(inner)
 		if strings.HasPrefix(inner, "[") {
 			var v []T
-			if err := jsonv2.Unmarshal([]byte(inner), &v, decodeOptions); err != nil {
+			if err := jsonv2.Unmarshal([]byte(inner), &v, JSONOptions); err != nil {
 				return err
 			}
 			*l = v

@@ -75,12 +75,12 @@ func fieldPath(p jsontext.Pointer) string {
 }
 
 // Hash is the content hash of a detail payload: equal payloads, byte for byte up to
-// insignificant white space, have equal hashes.
+// insignificant white space, have equal hashes. Stored orders keep it, so it must not
+// change for equal content (TestHashIsStable).
 func Hash(data []byte) [32]byte {
-	var buf bytes.Buffer
-	buf.Grow(len(data))
-	if err := json.Compact(&buf, data); err != nil {
+	v := jsontext.Value(bytes.Clone(data))
+	if err := v.Compact(); err != nil {
 		return sha256.Sum256(data)
 	}
-	return sha256.Sum256(buf.Bytes())
+	return sha256.Sum256(v)
 }

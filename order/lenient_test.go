@@ -3,6 +3,9 @@ package order
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -211,5 +214,41 @@ func TestHashIgnoresWhitespace(t *testing.T) {
 	c := Hash([]byte(`{"a":1,"b":[2,1]}`))
 	if a != b || a == c {
 		t.Errorf("hash: whitespace must not matter, content must")
+	}
+}
+
+// TestHashIsStable compares each fixture's hash with the one in testdata/golden/hashes.txt.
+// Stored orders keep the hash of their payload: should the hash of equal content change,
+// every order would look changed to the next run and be written again.
+func TestHashIsStable(t *testing.T) {
+	files, err := filepath.Glob("../testdata/orders/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	var got strings.Builder
+	for _, f := range files {
+		fx := readFixture(t, f)
+		fmt.Fprintf(&got, "%s %x\n", filepath.Base(f), Hash(fx.Detail))
+	}
+	// As PHP's json_encode writes by default: "/" and all but ASCII escaped.
+	for _, c := range []struct{ name, in string }{
+		{"escapes", `{ "goods_name" : "\u5c0f\u9e45\u901a", "url": "https:\/\/x.cn\/a", "q": "\"\\\n", "n": [ 1.50, -0, 1e3 ] }`},
+		{"raw-text", "{\"a\": \"\u2028 \xff\", \"b\":\t{}}"},
+	} {
+		fmt.Fprintf(&got, "%s %x\n", c.name, Hash([]byte(c.in)))
+	}
+	golden := "../testdata/golden/hashes.txt"
+	if *update {
+		if err := os.WriteFile(golden, []byte(got.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), got.String()); diff != "" {
+		t.Errorf("hashes differ from %s (-want +got):\n%s", golden, diff)
 	}
 }

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -238,4 +239,57 @@ func (b *syncBuffer) count(s string) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return strings.Count(b.buf.String(), s)
+}
+
+// The members of many shops in one process are renewed together, by one statement a
+// beat: the rows it renews share its transaction's now().
+func TestBudgetRenewsEveryShopInOneStatement(t *testing.T) {
+	t.Parallel()
+	s := storetest.Store(t)
+	ctx := context.Background()
+	const shops = 30
+	for i := range shops {
+		c, _ := join(ctx, t, s, fmt.Sprintf("shop-%02d", i))
+		if n := c.told(t); n != 1 {
+			t.Fatalf("shop %d: told %d members, want 1", i, n)
+		}
+	}
+	// The latest join, by the server's clock.
+	var last time.Time
+	if err := s.Pool().QueryRow(ctx, `SELECT max(heartbeat_at) FROM api_budget`).Scan(&last); err != nil {
+		t.Fatal(err)
+	}
+	for beat := range 5 {
+		at, distinct := nextRenewal(t, s, last)
+		if distinct != 1 {
+			t.Fatalf("beat %d: the %d rows were renewed at %d different times, want 1", beat, shops, distinct)
+		}
+		last = at
+	}
+}
+
+// nextRenewal waits until the rows of api_budget were renewed after after, then returns
+// when and in how many transactions.
+func nextRenewal(t *testing.T, s *store.Store, after time.Time) (at time.Time, distinct int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		var oldest time.Time
+		err := s.Pool().QueryRow(ctx, `SELECT min(heartbeat_at), max(heartbeat_at), count(DISTINCT heartbeat_at) FROM api_budget`).
+			Scan(&oldest, &at, &distinct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A statement renews its rows atomically: once the oldest is past after, every row
+		// has been renewed since, and a snapshot never sees half a renewal.
+		if oldest.After(after) {
+			return at, distinct
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no renewal of every row after %v: oldest %v, newest %v, %d distinct", after, oldest, at, distinct)
+		case <-time.After(10 * time.Millisecond): // polling the server: it sends no event
+		}
+	}
 }

@@ -15,10 +15,11 @@ import (
 
 // Store is the database of one ordersync installation.
 type Store struct {
-	pool  *pgxpool.Pool
-	log   *slog.Logger
-	stats statistics
-	locks *sessionLocks
+	pool     *pgxpool.Pool
+	log      *slog.Logger
+	stats    statistics
+	locks    *sessionLocks
+	renewals renewals
 	// bg is the context of the store's own background work, cancelled by Close.
 	bg     context.Context
 	stopBg context.CancelFunc
@@ -65,7 +66,9 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	locks := newSessionLocks(func(ctx context.Context) (*pgx.Conn, error) {
 		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
 	}, logger)
-	return &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg, locks: locks}, nil
+	st := &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg, locks: locks}
+	st.renewals.s = st
+	return st, nil
 }
 
 // defaultMaxConns is the pool's size unless the database URL sets pool_max_conns.

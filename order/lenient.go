@@ -214,6 +214,13 @@ func (t *Time) UnmarshalJSON(b []byte) error {
 		*t = Time{}
 		return err
 	}
+	if len(s) == len(time.DateTime) {
+		// The API's own spelling, tried first: each layout that fails costs an error value.
+		if v, perr := time.ParseInLocation(time.DateTime, s, Shanghai); perr == nil {
+			*t = Time{v}
+			return nil
+		}
+	}
 	if sec, perr := strconv.ParseInt(s, 10, 64); perr == nil {
 		// Unix seconds, bare or quoted: no sample shows one, but a timestamp is unambiguous,
 		// and 0 is one more spelling of "no time".

@@ -125,6 +125,10 @@ type renewals struct {
 	mu      sync.Mutex
 	members map[*member]struct{}
 	running bool // its goroutine is running
+	// conn belongs to the goroutine. The renewals have a connection of their own because
+	// a renewal that waits past the beat for one of the pool's, busy with the writers,
+	// fails for every member at once.
+	conn *pgx.Conn
 }
 
 func (r *renewals) add(m *member) {
@@ -156,6 +160,7 @@ func (r *renewals) remove(m *member) {
 func (r *renewals) run() {
 	t := time.NewTicker(budgetBeat)
 	defer t.Stop()
+	defer r.hangUp()
 	var batch []*member
 	for {
 		select {
@@ -184,6 +189,16 @@ func (r *renewals) run() {
 	}
 }
 
+// hangUp closes the renewals' connection.
+func (r *renewals) hangUp() {
+	if r.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+		defer cancel()
+		_ = r.conn.Close(ctx)
+		r.conn = nil
+	}
+}
+
 // renew renews the members of batch and drives each from the result.
 func (r *renewals) renew(batch []*member) {
 	if len(batch) == 0 {
@@ -196,10 +211,16 @@ func (r *renewals) renew(batch []*member) {
 	ctx, cancel := context.WithTimeout(r.s.bg, budgetBeat)
 	defer cancel()
 	sent := time.Now()
-	rows, err := r.s.pool.Query(ctx, renewSQL, apps, workers, budgetTTL)
+	var err error
+	if r.conn == nil || r.conn.IsClosed() {
+		r.conn, err = r.s.connect(ctx)
+	}
 	var others []int
 	if err == nil {
-		others, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		var rows pgx.Rows
+		if rows, err = r.conn.Query(ctx, renewSQL, apps, workers, budgetTTL); err == nil {
+			others, err = pgx.CollectRows(rows, pgx.RowTo[int])
+		}
 	}
 	if err == nil && len(others) != len(batch) {
 		err = fmt.Errorf("renewed %d budget memberships, want %d", len(others), len(batch))

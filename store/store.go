@@ -63,12 +63,15 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 			cfg.ConnConfig.User, cfg.ConnConfig.Host, cfg.ConnConfig.Database, err)
 	}
 	bg, stopBg := context.WithCancel(context.Background())
-	locks := newSessionLocks(func(ctx context.Context) (*pgx.Conn, error) {
-		return pgx.ConnectConfig(ctx, pool.Config().ConnConfig)
-	}, logger)
-	st := &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg, locks: locks}
+	st := &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg}
+	st.locks = newSessionLocks(st.connect, logger)
 	st.renewals.s = st
 	return st, nil
+}
+
+// connect opens a connection outside the pool, configured as the pool's are.
+func (s *Store) connect(ctx context.Context) (*pgx.Conn, error) {
+	return pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig)
 }
 
 // defaultMaxConns is the pool's size unless the database URL sets pool_max_conns.

@@ -44,9 +44,9 @@ var (
 // days at once. Each shop has its own fetch.Client and pipeline.Syncer, wired as cmd/syncer
 // wires them (shared token store, the shop's API budget joined per run), over one
 // store.Store with -pool-conns connections; each run holds the shop's advisory lock as the
-// daemon's backfill job does, which keeps one connection per shop out of the pool. Run it
-// with -benchtime=1x: one iteration is a whole backfill. The default, 10 shops, takes about
-// a minute.
+// daemon's backfill job does (on the store's one lock connection, none of the pool's). Run
+// it with -benchtime=1x: one iteration is a whole backfill. The default, 10 shops, takes
+// about a minute.
 //
 // Per shop, the rate is its successful detail calls over its whole run (from the common
 // start until its Backfill returns: token, first list page and last writes included)
@@ -184,8 +184,7 @@ func runShops(b *testing.B, n, orders, poolConns int) {
 		wg.Go(func() {
 			r.watch.start = start
 			if *scaleLocks {
-				// The lock the daemon's backfill job takes: it keeps a connection of the
-				// pool for the whole run.
+				// The lock the daemon's backfill job takes, for the whole run.
 				unlock, ok, err := st.TryLock(ctx, "ordersync:"+o.AppID+":backfill")
 				if err != nil || !ok {
 					r.err = fmt.Errorf("lock: %v, %w", ok, err)

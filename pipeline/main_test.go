@@ -11,7 +11,7 @@ import (
 // order is the binary's.
 func TestMain(m *testing.M) {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(400)
+		debug.SetGCPercent(200)
 	}
 	os.Exit(m.Run())
 }

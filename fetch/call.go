@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -60,14 +61,14 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (data js
 			}
 		}
 		waitStart := time.Now()
-		gen, err := ep.pacer.wait(ctx)
+		gen, call, err := ep.pacer.wait(ctx)
 		c.obs.RateWait(ep.name, time.Since(waitStart))
 		if err != nil {
 			return nil, nil, err
 		}
 
 		sent := time.Now()
-		data, body, err := c.attempt(ctx, ep, tok, params)
+		data, body, err := c.attempt(ep.traceSent(ctx, call), ep, tok, params)
 		if err == nil {
 			ep.pacer.succeeded()
 			c.lastOK.Store(time.Now().UnixNano())
@@ -127,6 +128,14 @@ func (c *Client) call(ctx context.Context, ep *endpoint, params []byte) (data js
 			return nil, nil, err
 		}
 	}
+}
+
+// traceSent returns ctx with a trace that tells the endpoint's pacer when call was
+// written out.
+func (ep *endpoint) traceSent(ctx context.Context, call uint64) context.Context {
+	return httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { ep.pacer.sent(call, time.Now()) },
+	})
 }
 
 // backoff is the wait after the attempt-th failed attempt: exponential, half of it random.

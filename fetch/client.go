@@ -238,9 +238,9 @@ func New(cfg Config) (*Client, error) {
 		headroom = 0
 	}
 	pace := rate * (1 - headroom)
-	c.token = &endpoint{name: EndpointToken, url: base + "/token", pacer: newPacer(tokenRate, tokenBurst)}
-	c.list = &endpoint{name: EndpointList, url: base + "/" + EndpointList, pacer: newPacer(pace, 1)}
-	c.detail = &endpoint{name: EndpointDetail, url: base + "/" + EndpointDetail, pacer: newPacer(pace, 1)}
+	c.token = &endpoint{name: EndpointToken, url: base + "/token", pacer: newPacer(tokenRate, tokenBurst, 0)}
+	c.list = &endpoint{name: EndpointList, url: base + "/" + EndpointList, pacer: newPacer(pace, 1, time.Second)}
+	c.detail = &endpoint{name: EndpointDetail, url: base + "/" + EndpointDetail, pacer: newPacer(pace, 1, time.Second)}
 	seal, err := newSealer(cfg.AppID, cfg.ClientID, cfg.SecretKey)
 	if err != nil {
 		return nil, err

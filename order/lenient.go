@@ -288,17 +288,11 @@ func (d Date) SQL() any {
 type List[T any] []T
 
 func (l *List[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
-	switch dec.PeekKind() {
-	case '[':
+	*l = nil
+	if dec.PeekKind() == '[' {
 		var v []T
-		if err := jsonv2.UnmarshalDecode(dec, &v); err != nil {
-			return err
-		}
+		err := jsonv2.UnmarshalDecode(dec, &v)
 		*l = v
-		return nil
-	case 'n':
-		_, err := dec.ReadToken()
-		*l = nil
 		return err
 	}
 	b, err := dec.ReadValue()
@@ -322,13 +316,11 @@ func (l *List[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 			return nil
 		}
 		if inner == "" || inner == "--" {
-			*l = nil
 			return nil
 		}
 		return typeError(b, reflect.TypeFor[[]T]())
 	}
-	if isEmptyContainer(b) {
-		*l = nil
+	if isNull(b) || isEmptyContainer(b) {
 		return nil
 	}
 	return typeError(b, reflect.TypeFor[[]T]())
@@ -338,18 +330,14 @@ func (l *List[T]) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
 // API uses for a missing section (null, "", [] or {}). T has no methods of its own, so that
 // an object is decoded in the same pass over the input as the rest of the detail.
 func decodeSection[T any](dec *jsontext.Decoder, v *T) error {
-	switch dec.PeekKind() {
-	case '{':
+	if dec.PeekKind() == '{' {
 		return jsonv2.UnmarshalDecode(dec, v)
-	case 'n':
-		_, err := dec.ReadToken()
-		return err
 	}
 	b, err := dec.ReadValue()
 	if err != nil {
 		return err
 	}
-	if isEmptyContainer(b) || string(b) == `""` {
+	if isNull(b) || isEmptyContainer(b) || string(b) == `""` {
 		return nil
 	}
 	return typeError(b, reflect.TypeFor[T]())

@@ -253,6 +253,9 @@ func parallelBatches(b *testing.B, orders []*order.Prepared, write func([]*order
 // INSERT … ON CONFLICT DO UPDATE per row.
 func naiveUpsert(ctx context.Context, s *store.Store, o *order.Prepared) error {
 	return pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+		if err := serverDefaults(ctx, tx); err != nil {
+			return err
+		}
 		for _, t := range order.Tables {
 			cols := t.ColumnNames()
 			var params, sets []string
@@ -279,6 +282,9 @@ func naiveUpsert(ctx context.Context, s *store.Store, o *order.Prepared) error {
 // what is stored: the fastest any writer of these rows can be.
 func bareCopy(ctx context.Context, s *store.Store, batch []*order.Prepared) error {
 	return pgx.BeginFunc(ctx, s.Pool(), func(tx pgx.Tx) error {
+		if err := serverDefaults(ctx, tx); err != nil {
+			return err
+		}
 		for _, t := range order.Tables {
 			var rows [][]any
 			for i := range batch {
@@ -298,6 +304,14 @@ func bareCopy(ctx context.Context, s *store.Store, batch []*order.Prepared) erro
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"order_payloads"}, []string{"order_id", "detail", "list_item", "content_hash"}, pgx.CopyFromRows(rows))
 		return err
 	})
+}
+
+// serverDefaults undoes, for the baselines' transaction, the plan_cache_mode that the
+// store sets on its connections: a writer of its own would run with the server's default,
+// under which the foreign keys' checks are planned once per connection, not once per row.
+func serverDefaults(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "SET LOCAL plan_cache_mode = auto")
+	return err
 }
 
 // bigStored is how many orders the big tables of BenchmarkWriteIntoBigTables hold: a big

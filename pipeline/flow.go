@@ -20,10 +20,10 @@ import (
 // The lister lists windows page by page and sends each changed order as a job the moment
 // its page arrives, so the fetchers never wait for a window to be listed whole. Each
 // fetcher calls the detail API and prepares the order (decode, check, hash, flatten). The
-// writer stores prepared orders and failures in batches, and records a window in the
-// transaction of its last orders once its listing added up and every one of its orders is
-// stored or queued; windows are recorded in the order they were listed, so the checkpoint
-// never passes an order still in flight.
+// writer stores prepared orders and failures in batches, and records a window with the
+// first write after its listing added up and every one of its orders is stored or queued;
+// windows are recorded in the order they were listed, so the checkpoint never passes an
+// order still in flight.
 //
 // When the run stops (an error of the API as a whole, a database error, a signal), the
 // lister and the fetchers stop at once, but every detail already fetched still reaches

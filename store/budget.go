@@ -160,7 +160,6 @@ func (r *renewals) remove(m *member) {
 func (r *renewals) run() {
 	t := time.NewTicker(budgetBeat)
 	defer t.Stop()
-	defer r.hangUp()
 	var batch []*member
 	for {
 		select {
@@ -171,6 +170,15 @@ func (r *renewals) run() {
 		batch = batch[:0]
 		r.mu.Lock()
 		if len(r.members) == 0 || r.s.bg.Err() != nil {
+			// The connection is hung up while this goroutine still counts as running, so
+			// that the next one, which add may start as soon as it does not, finds none.
+			r.mu.Unlock()
+			r.hangUp()
+			r.mu.Lock()
+			if len(r.members) > 0 && r.s.bg.Err() == nil {
+				r.mu.Unlock()
+				continue // a member joined meanwhile
+			}
 			r.running = false
 			r.mu.Unlock()
 			return

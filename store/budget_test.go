@@ -223,16 +223,44 @@ func TestBudgetSurvivesDatabaseErrors(t *testing.T) {
 
 // syncBuffer keeps what is logged and shows it in the test's output.
 type syncBuffer struct {
-	t   *testing.T
-	mu  sync.Mutex
-	buf bytes.Buffer
+	t    *testing.T
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	grew chan struct{} // closed by the next Write
 }
 
 func (b *syncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.t.Log(string(bytes.TrimRight(p, "\n")))
+	if b.grew != nil {
+		close(b.grew)
+		b.grew = nil
+	}
 	return b.buf.Write(p)
+}
+
+// await waits until the logs hold s, failing the test after a minute.
+func (b *syncBuffer) await(s string) {
+	b.t.Helper()
+	timeout := time.After(time.Minute)
+	for {
+		b.mu.Lock()
+		if strings.Contains(b.buf.String(), s) {
+			b.mu.Unlock()
+			return
+		}
+		if b.grew == nil {
+			b.grew = make(chan struct{})
+		}
+		grew := b.grew
+		b.mu.Unlock()
+		select {
+		case <-grew:
+		case <-timeout:
+			b.t.Fatalf("the logs never said %q", s)
+		}
+	}
 }
 
 func (b *syncBuffer) count(s string) int {

@@ -32,6 +32,10 @@ const (
 	// unlockTimeout bounds an unlock, wait for the lock connection included; past it the
 	// lock is released by whichever caller uses the connection next.
 	unlockTimeout = 10 * time.Second
+	// lockCheckEvery is how often the lock session is checked while it holds locks: one
+	// session holds the locks of every job of the process, and a job may hold its lock for
+	// hours without another lock or unlock to notice that the session died.
+	lockCheckEvery = 2 * time.Second
 )
 
 var errLocksClosed = errors.New("store closed")
@@ -45,8 +49,9 @@ var errLocksClosed = errors.New("store closed")
 // Every lock of a Store is held by one connection of its own, outside the pool, so that
 // a job holding its lock for hours keeps no pool connection from the work. A lock lives
 // as long as that session: when the session dies its locks go with it, and another
-// process may take them. The Store notices at its next TryLock or unlock, connects
-// again and takes the locks it holds again; a lock that another session took meanwhile
+// process may take them. The Store notices within a few seconds (it pings the session
+// while it holds locks) or at its next TryLock or unlock, connects again and takes the
+// locks it holds again; a lock that another session took meanwhile
 // is logged at error level with its name, and the job that held it carries on unguarded
 // until it unlocks.
 func (s *Store) TryLock(ctx context.Context, name string) (unlock func(), ok bool, err error) {
@@ -230,7 +235,6 @@ func (l *sessionLocks) session(ctx context.Context) (*pgx.Conn, error) {
 		return conn, nil
 	}
 	slices.Sort(keys)
-	l.log.Warn("lost the database session holding this process's advisory locks; taking them again", slog.Int("locks", len(keys)))
 	rows, err := conn.Query(ctx, `SELECT pg_try_advisory_lock($1, k) FROM unnest($2::int[]) AS k`, LockClass, keys)
 	var taken []bool
 	if err == nil {
@@ -240,6 +244,7 @@ func (l *sessionLocks) session(ctx context.Context) (*pgx.Conn, error) {
 		l.end(ctx)
 		return nil, fmt.Errorf("take the advisory locks again: %w", err)
 	}
+	l.log.Warn("lost the database session holding this process's advisory locks; took them again on a new one", slog.Int("locks", len(keys)))
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i, ok := range taken {
@@ -262,6 +267,47 @@ func (l *sessionLocks) session(ctx context.Context) (*pgx.Conn, error) {
 		}
 	}
 	return conn, nil
+}
+
+// keep checks the lock session every lockCheckEvery while it holds locks, until ctx
+// ends: a session that died is replaced, and its locks taken again, before another
+// process finds them free for long.
+func (l *sessionLocks) keep(ctx context.Context) {
+	t := time.NewTicker(lockCheckEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.mu.Lock()
+		held := len(l.held)
+		l.mu.Unlock()
+		if held == 0 || l.acquire(ctx) != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, lockTimeout)
+		l.check(cctx)
+		l.done(cctx)
+		cancel()
+	}
+}
+
+// check pings the lock session, and replaces it if it is gone. It runs in a turn.
+func (l *sessionLocks) check(ctx context.Context) {
+	if l.closed {
+		return
+	}
+	if l.conn != nil && !l.conn.IsClosed() {
+		if l.conn.Ping(ctx) == nil {
+			return
+		}
+		l.end(ctx)
+	}
+	if _, err := l.session(ctx); err != nil && ctx.Err() == nil {
+		l.log.Warn("could not connect again for this process's advisory locks; retrying", slog.String("error", err.Error()))
+	}
 }
 
 // end closes the lock connection: its locks are released by the server.

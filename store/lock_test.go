@@ -57,6 +57,48 @@ func refused(t *testing.T, s *store.Store, name string) {
 	}
 }
 
+// waitForLock starts waiting for name's lock on a connection of s's pool, as another
+// process would. got waits until it has the lock and returns its unlock.
+func waitForLock(t *testing.T, s *store.Store, name string) (got func() func()) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := s.Pool().Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Release)
+	var waiting int
+	if err := conn.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	locked := make(chan error, 1)
+	go func() {
+		_, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext($2))`, store.LockClass, name)
+		locked <- err
+	}()
+	// The lock manager queues it: the session shows as waiting for an advisory lock.
+	for {
+		var queued bool
+		err := s.Pool().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND locktype = 'advisory' AND NOT granted)`, waiting).Scan(&queued)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if queued {
+			break
+		}
+	}
+	return func() func() {
+		if err := <-locked; err != nil {
+			t.Fatalf("wait for lock %s: %v", name, err)
+		}
+		return func() {
+			if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, store.LockClass, name); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // holder is the pid of the session holding name, 0 if none, as docs tell an operator.
 func holder(t *testing.T, s *store.Store, name string) int {
 	t.Helper()
@@ -164,14 +206,33 @@ func TestLocksTakenAgainAfterTheSessionDies(t *testing.T) {
 	}
 }
 
+// A job that holds its lock for hours with no other lock or unlock in the process still
+// gets it back soon after the session dies: the store checks the session while it holds
+// locks.
+func TestLocksTakenAgainWithoutAnotherUse(t *testing.T) {
+	t.Parallel()
+	b := setupLocks(t)
+	lock(t, b.s, "ordersync:shop:backfill")
+	old := holder(t, b.s, "ordersync:shop:backfill")
+	kill(t, b.other, old)
+	b.logs.await("took them again")
+	if got := holder(t, b.s, "ordersync:shop:backfill"); got == 0 || got == old {
+		t.Fatalf("lock held by %d after the session %d died, want a new session of this store", got, old)
+	}
+	refused(t, b.other, "ordersync:shop:backfill")
+}
+
 // A lock that another process took while the session was gone is reported, and the job
 // that held it keeps it in this process until it unlocks.
 func TestLockLostToAnotherProcess(t *testing.T) {
 	t.Parallel()
 	b := setupLocks(t)
 	unlockA := lock(t, b.s, "ordersync:shop:sync")
+	// The other process waits for the lock, so that it has it the moment the session dies,
+	// before this store can take it again.
+	got := waitForLock(t, b.other, "ordersync:shop:sync")
 	kill(t, b.other, holder(t, b.s, "ordersync:shop:sync"))
-	unlockOther := lock(t, b.other, "ordersync:shop:sync")
+	unlockOther := got()
 
 	lock(t, b.s, "ordersync:shop:backfill")
 	if n := b.logs.count(`level=ERROR msg="another session took an advisory lock`); n != 1 {

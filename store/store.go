@@ -65,6 +65,7 @@ func New(ctx context.Context, url string, logger *slog.Logger) (*Store, error) {
 	bg, stopBg := context.WithCancel(context.Background())
 	st := &Store{pool: pool, log: logger, bg: bg, stopBg: stopBg}
 	st.locks = newSessionLocks(st.connect, logger)
+	go st.locks.keep(bg)
 	st.renewals.s = st
 	return st, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -358,8 +359,13 @@ func (f *flow) writer() {
 		broken  bool // a write failed: the run is stopped, the rest is dropped
 	)
 	batch.AppID, batch.RunID = f.s.cfg.AppID, &f.r.RunID
-	tick := time.NewTicker(f.s.cfg.FlushEvery)
+	// The first tick comes at a random point of the period: the runs of many shops,
+	// started together, would otherwise all write at once every period, a burst that
+	// delays the calls of every shop behind it.
+	every := f.s.cfg.FlushEvery
+	tick := time.NewTicker(1 + rand.N(every))
 	defer tick.Stop()
+	phased := false
 
 	// ready moves the windows that are complete, oldest first, into the batch.
 	ready := func() bool {
@@ -449,6 +455,10 @@ func (f *flow) writer() {
 				flush()
 			}
 		case <-tick.C:
+			if !phased {
+				tick.Reset(every)
+				phased = true
+			}
 			ready()
 			flush()
 		}

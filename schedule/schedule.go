@@ -204,7 +204,7 @@ func (s *Scheduler) run(ctx context.Context, appID, work string, snooze bool, fn
 		s.log.Debug("shop backing off a configuration error", "app_id", appID, "until", until)
 		return nil
 	}
-	unlock, ok, err := s.opts.Store.TryLock(ctx, "ordersync:"+appID+":"+work)
+	unlock, ok, err := LockShop(ctx, s.opts.Store, appID, work, s.opts.ID, s.log)
 	if err != nil {
 		return err
 	}

@@ -40,8 +40,9 @@ func TestDownDropsOfEveryMigration(t *testing.T) {
 		"00008_reports_by_shop.sql": {"view order_lines", "view report_carriers", "view report_packages",
 			"view report_refund_goods", "view report_refunds", "view report_goods_sales",
 			"view report_daily_sales", "view report_orders"},
-		"00009_verifications.sql": {"table sync_verifications"},
-		"00010_run_history.sql":   nil,
+		"00009_verifications.sql":  {"table sync_verifications"},
+		"00010_run_history.sql":    nil,
+		"00011_abandoned_runs.sql": nil,
 	}
 	files, err := fs.Glob(migrations.FS, "*.sql")
 	if err != nil {

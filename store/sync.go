@@ -55,6 +55,22 @@ func (s *Store) StartRun(ctx context.Context, appID, kind, worker string, start,
 	return id, nil
 }
 
+// EndAbandonedRuns records as failed the runs of shop appID of the given kinds that are
+// still marked running, and returns how many there were. The caller holds the advisory
+// lock under which every run of these kinds runs, so none of them is still going: the
+// process of each died (a replica killed, a machine lost) before it could record the end.
+// worker is the caller's, named in the error.
+func (s *Store) EndAbandonedRuns(ctx context.Context, appID, worker string, kinds ...string) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE sync_runs SET status = $4, finished_at = now(),
+			error = 'its process (' || coalesce(worker, 'unknown') || ') stopped before the run ended; found by ' || $3
+		WHERE app_id = $1 AND kind = ANY($2) AND status = 'running'`, appID, kinds, worker, StatusFailed)
+	if err != nil {
+		return 0, fmt.Errorf("end abandoned runs of shop %s: %w", appID, err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // FinishRun records how run r ended: its status, counts and error. It is written even
 // when ctx is already cancelled, so an interrupted run leaves an honest row.
 //

@@ -336,3 +336,49 @@ func TestIdleRunsFold(t *testing.T) {
 		t.Errorf("runs %s, want %s", strings.Join(got, " "), want)
 	}
 }
+
+// The runs a dead process left running are ended as failed, those of the given kinds of
+// the given shop only; finished runs keep their status.
+func TestEndAbandonedRuns(t *testing.T) {
+	t.Parallel()
+	s := storetest.Store(t)
+	ctx := context.Background()
+	start := func(app, kind string) int64 {
+		id, err := s.StartRun(ctx, app, kind, "deadhost:7", time.Time{}, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	done := start("shop1", "sync")
+	if err := s.FinishRun(ctx, store.Run{RunID: done, Status: store.StatusOK, OrdersWritten: 1}); err != nil {
+		t.Fatal(err)
+	}
+	start("shop1", "sync")
+	start("shop1", "retry")
+	start("shop1", "backfill")
+	start("shop2", "sync")
+
+	n, err := s.EndAbandonedRuns(ctx, "shop1", "livehost:9", "sync", "retry")
+	if err != nil || n != 2 {
+		t.Fatalf("ended %d runs, %v; want 2", n, err)
+	}
+	runs, err := s.Runs(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, fmt.Sprintf("%s:%s:%s", r.AppID, r.Kind, r.Status))
+		if r.Status != store.StatusFailed {
+			continue
+		}
+		if e := r.Error; r.FinishedAt == nil || e == nil || !strings.Contains(*e, "deadhost:7") || !strings.Contains(*e, "livehost:9") {
+			t.Errorf("run %d: finished %v, error %v; want it finished, naming both workers", r.RunID, r.FinishedAt, e)
+		}
+	}
+	want := "shop2:sync:running shop1:backfill:running shop1:retry:failed shop1:sync:failed shop1:sync:ok"
+	if strings.Join(got, " ") != want {
+		t.Errorf("runs %s, want %s", strings.Join(got, " "), want)
+	}
+}

@@ -293,6 +293,19 @@ func TestReplicasShareTheShops(t *testing.T) {
 	}
 	t.Logf("killed %s while it synced shop %s; every shop synced again %s after the kill", victim, running, time.Since(killed).Round(time.Second))
 
+	// The run it left running was recorded as failed by the next holder of the shop's lock.
+	var left int
+	var abandoned string
+	err = st.Pool().QueryRow(context.Background(), `
+		SELECT count(*) FILTER (WHERE status = 'running'), coalesce(max(error) FILTER (WHERE status = 'failed'), '')
+		FROM sync_runs WHERE worker = $1 AND app_id = $2`, victim, running).Scan(&left, &abandoned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || !strings.Contains(abandoned, "stopped before the run ended") {
+		t.Errorf("the killed replica's runs of shop %s: %d still running, error %q; want none running and the run failed as abandoned", running, left, abandoned)
+	}
+
 	// No two runs of one shop at once, ever.
 	runs, err = st.Runs(context.Background(), 100000)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"ordersync/fetch"
 	"ordersync/pipeline"
+	"ordersync/schedule"
 	"ordersync/store"
 )
 
@@ -129,7 +130,7 @@ func (e *env) openSyncer(ctx context.Context, progress func(pipeline.Progress)) 
 // once runs fn under the shop's advisory lock of job, the one the daemons' jobs take, so
 // that among all processes one does it; another holding it is no error.
 func (e *env) once(ctx context.Context, st *store.Store, appID, job string, fn func(ctx context.Context) error) error {
-	unlock, ok, err := st.TryLock(ctx, "ordersync:"+appID+":"+job)
+	unlock, ok, err := schedule.LockShop(ctx, st, appID, job, pipeline.DefaultWorker(), e.log)
 	if err != nil {
 		return err
 	}

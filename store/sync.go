@@ -63,7 +63,7 @@ func (s *Store) StartRun(ctx context.Context, appID, kind, worker string, start,
 func (s *Store) EndAbandonedRuns(ctx context.Context, appID, worker string, kinds ...string) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE sync_runs SET status = $4, finished_at = now(),
-			error = 'its process (' || coalesce(worker, 'unknown') || ') stopped before the run ended; found by ' || $3
+			error = 'its process (' || coalesce(nullif(worker, ''), 'unknown') || ') stopped before the run ended; found by ' || $3
 		WHERE app_id = $1 AND kind = ANY($2) AND status = 'running'`, appID, kinds, worker, StatusFailed)
 	if err != nil {
 		return 0, fmt.Errorf("end abandoned runs of shop %s: %w", appID, err)
